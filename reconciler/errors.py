@@ -1,0 +1,50 @@
+"""Problems found in the input, and the errors this program raises (pure).
+
+A ``Problem`` is a value: every stage collects all of them instead of stopping at the first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from reconciler.refs import SourceLocation
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding about the input: ``path:line: field: message`` plus the rule that found it."""
+
+    severity: Severity
+    where: SourceLocation
+    field: str
+    message: str
+    rule: str
+
+    def __str__(self) -> str:
+        field = f" {self.field}:" if self.field else ""
+        return f"{self.where}:{field} {self.message}"
+
+    def sort_key(self) -> tuple[str, int, str, str]:
+        return (self.where.path, self.where.line, self.field, self.message)
+
+
+def error(where: SourceLocation, field: str, message: str, rule: str) -> Problem:
+    return Problem(Severity.ERROR, where, field, message, rule)
+
+
+def warning(where: SourceLocation, field: str, message: str, rule: str) -> Problem:
+    return Problem(Severity.WARNING, where, field, message, rule)
+
+
+class ReconcilerError(Exception):
+    """Base of every error this program raises on purpose; the CLI prints it without a traceback."""
+
+
+class UsageError(ReconcilerError):
+    """Bad command-line input (a path that does not exist, an unknown cluster …)."""

@@ -1,0 +1,25 @@
+"""Shared test helpers: load YAML text the way the CLI does, and find the repository's data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reconciler.documents import Document, load_text
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+SAMPLES = SHARED / "reference" / "nvidia-samples"
+
+
+def load_one(text: str, name: str = "m.yaml") -> Document:
+    docs, problems = load_text(text, name)
+    assert not problems, problems
+    assert len(docs) == 1
+    return docs[0]
+
+
+@pytest.fixture
+def repo() -> Path:
+    return REPO

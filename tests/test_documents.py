@@ -1,0 +1,129 @@
+"""documents.py: YAML loading with lines, and its safety limits."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from reconciler.documents import MAX_FILE_BYTES, load_paths, load_text
+
+from .conftest import load_one
+
+
+def rules_of(text: str) -> list[tuple[str, int, str]]:
+    _, problems = load_text(text, "f.yaml")
+    return [(p.rule, p.where.line, p.field) for p in problems]
+
+
+def test_every_key_and_item_keeps_its_line() -> None:
+    doc = load_one("a: 1\nb:\n  c:\n    - x\n    - y: 2\n")
+    assert doc.where.line == 1
+    assert doc.lines[("b",)] == 2
+    assert doc.lines[("b", "c", 1)] == 5
+    assert doc.lines[("b", "c", 1, "y")] == 5
+    assert doc.line_of(("b", "c", 0, "missing")) == 4
+
+
+def test_multi_document_stream_keeps_document_lines_and_skips_empty_ones() -> None:
+    docs, problems = load_text("---\na: 1\n---\n# only a comment\n---\n---\nb: 2\n", "f.yaml")
+    assert problems == []
+    assert [d.where.line for d in docs] == [2, 7]
+    assert docs[1].lines[("b",)] == 7
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a: 1\nb: 2\na: 3\n", ("yaml-duplicate-key", 3, "a")),
+        ("x:\n  y: 1\n  y: 1\n", ("yaml-duplicate-key", 3, "x.y")),
+        ("- a\n- b\n", ("document-not-mapping", 1, "")),
+        ("just text\n", ("document-not-mapping", 1, "")),
+        ("a: [1, 2\n", ("yaml-syntax", 2, "")),
+        ("a: !custom x\n", ("yaml-tag", 1, "a")),
+        ("yes: 1\n", ("yaml-key-type", 1, "")),
+        ("a:\n  1: x\n", ("yaml-key-type", 2, "a")),
+        ("a: &x [*x]\n", ("yaml-alias", 1, "")),
+    ],
+)
+def test_bad_yaml_is_a_problem_at_its_line(text: str, expected: tuple[str, int, str]) -> None:
+    assert expected in rules_of(text)
+
+
+def test_duplicate_key_message_names_both_lines() -> None:
+    _, problems = load_text("a: 1\nb: 2\na: 3\n", "f.yaml")
+    assert "first at line 1" in problems[0].message
+
+
+def test_alias_bomb_is_rejected_fast() -> None:
+    text = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    previous = "a"
+    for name in "bcdefghij":
+        text += f"{name}: &{name} [" + ", ".join([f"*{previous}"] * 9) + "]\n"
+        previous = name
+    start = time.perf_counter()
+    docs, problems = load_text(text, "bomb.yaml")
+    assert time.perf_counter() - start < 0.5
+    assert docs == []
+    assert [p.rule for p in problems] == ["yaml-alias"]
+
+
+def test_modest_aliases_and_merge_keys_are_fine() -> None:
+    doc = load_one("base: &b {x: 1, y: 2}\nuse:\n  <<: *b\n  y: 3\nagain: *b\n")
+    assert doc.body["use"] == {"x": 1, "y": 3}
+    assert doc.body["again"] == {"x": 1, "y": 2}
+
+
+def test_null_values_are_absent_like_the_api_server_prunes_them() -> None:
+    assert load_one("a:\nb: ~\nc: 1\n").body == {"c": 1}
+
+
+def test_scalars_keep_yaml_types_and_timestamps_stay_text() -> None:
+    body = load_one('a: 1\nb: "1"\nc: true\nd: 1.5\ne: 2024-03-03T10:15:30Z\n').body
+    assert body == {"a": 1, "b": "1", "c": True, "d": 1.5, "e": "2024-03-03T10:15:30Z"}
+
+
+def test_raw_text_of_non_string_scalars_is_kept_for_messages() -> None:
+    doc = load_one("a: yes\nb: 010\n")
+    assert doc.raw[("a",)] == "yes"
+    assert doc.raw[("b",)] == "010"
+
+
+def test_deep_nesting_is_refused_without_crashing() -> None:
+    text = "a: " + "[" * 200 + "]" * 200 + "\n"
+    _, problems = load_text(text, "deep.yaml")
+    assert problems and problems[0].rule == "yaml-depth"
+
+
+def test_oversized_file_is_refused(tmp_path: Path) -> None:
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"a: " + b"x" * (MAX_FILE_BYTES + 1) + b"\n")
+    loaded = load_paths([big])
+    assert [p.rule for p in loaded.problems] == ["file-too-large"]
+    assert loaded.documents == []
+
+
+def test_non_utf8_file_is_refused_with_its_line(tmp_path: Path) -> None:
+    bad = tmp_path / "latin1.yaml"
+    bad.write_bytes(b"a: 1\nb: caf\xe9\n")
+    loaded = load_paths([bad])
+    assert [(p.rule, p.where.line) for p in loaded.problems] == [("file-encoding", 2)]
+
+
+def test_directories_are_searched_recursively_for_yaml_only(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "one.yaml").write_text("x: 1\n")
+    (tmp_path / "two.yml").write_text("x: 2\n---\nx: 3\n")
+    (tmp_path / "notes.txt").write_text("x: 4\n")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "hidden.yaml").write_text("x: 5\n")
+    loaded = load_paths([tmp_path])
+    assert loaded.files == 2
+    assert [d.body["x"] for d in loaded.documents] == [1, 2, 3]
+    assert loaded.documents[0].where.path == str(tmp_path / "a" / "one.yaml")
+
+
+def test_a_missing_path_is_a_problem_not_an_exception(tmp_path: Path) -> None:
+    loaded = load_paths([tmp_path / "nope"])
+    assert [p.rule for p in loaded.problems] == ["path-not-found"]
