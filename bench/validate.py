@@ -45,10 +45,14 @@ def main() -> None:
             assert done.returncode == 0, done.stdout[-2000:]
         print(f"documents: {n} in {loaded.files} files")
         print(f"load:      median {statistics.median(load_s):.3f} s  ({n / statistics.median(load_s):,.0f} docs/s)")
-        print(f"validate:  median {statistics.median(validate_s):.3f} s  "
-              f"({n / statistics.median(validate_s):,.0f} docs/s)")
-        print(f"reconcile validate (whole process): median {statistics.median(wall):.3f} s "
-              f"(min {min(wall):.3f}, max {max(wall):.3f})")
+        print(
+            f"validate:  median {statistics.median(validate_s):.3f} s  "
+            f"({n / statistics.median(validate_s):,.0f} docs/s)"
+        )
+        print(
+            f"reconcile validate (whole process): median {statistics.median(wall):.3f} s "
+            f"(min {min(wall):.3f}, max {max(wall):.3f})"
+        )
     finally:
         shutil.rmtree(root)
 

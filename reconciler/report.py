@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+import yaml
+
 from reconciler.errors import Problem, Severity
 
 
@@ -117,3 +119,69 @@ def render_check(check: Check, fmt: Format) -> str:
     if fmt is Format.GITHUB:
         return check_github(check)
     return check_text(check)
+
+
+@dataclass(frozen=True)
+class DryRun:
+    """What a dry run found: the check of the manifests, and the plan when they were valid."""
+
+    cluster: str
+    check: Check
+    changes: Sequence[tuple[str, str]]  # (action, Kind/namespace/name) in apply order
+    counts: dict[str, int]
+
+    @property
+    def pending(self) -> bool:
+        return any(action != "unchanged" for action, _ in self.changes)
+
+
+def plan_summary(run: DryRun) -> str:
+    c = run.counts
+    return (
+        f"Plan for cluster {run.cluster}: {c.get('created', 0)} to create, {c.get('configured', 0)} to configure, "
+        f"{c.get('pruned', 0)} to prune, {c.get('unchanged', 0)} unchanged (offline: no cluster compared)"
+    )
+
+
+def dry_run_text(run: DryRun) -> str:
+    lines = [problem_line(p) for p in run.check.problems]
+    if run.check.errors:
+        lines.append(summary_line(run.check))
+        return "\n".join(lines) + "\n"
+    lines += [f"► {ref} {action}" for action, ref in run.changes]
+    lines.append(plan_summary(run))
+    return "\n".join(lines) + "\n"
+
+
+def dry_run_json(run: DryRun) -> str:
+    body = {
+        "cluster": run.cluster,
+        "valid": run.check.ok,
+        "problems": [problem_dict(p) for p in run.check.problems],
+        "changes": [{"action": a, "object": ref} for a, ref in run.changes],
+        "summary": run.counts,
+    }
+    return json.dumps(body, indent=2) + "\n"
+
+
+def dry_run_github(run: DryRun) -> str:
+    lines = [github_annotation(p) for p in run.check.problems]
+    lines.append(plan_summary(run) if not run.check.errors else summary_line(run.check))
+    return "\n".join(lines) + "\n"
+
+
+def render_dry_run(run: DryRun, fmt: Format) -> str:
+    if fmt is Format.JSON:
+        return dry_run_json(run)
+    if fmt is Format.GITHUB:
+        return dry_run_github(run)
+    return dry_run_text(run)
+
+
+def objects_yaml(bodies: Sequence[dict[str, object]]) -> str:
+    """A YAML stream, one document per object, keys in rendering order."""
+    return yaml.dump_all(bodies, Dumper=yaml.CSafeDumper, sort_keys=False, explicit_start=True, width=1000)
+
+
+def objects_json(bodies: Sequence[dict[str, object]]) -> str:
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": list(bodies)}, indent=2) + "\n"

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler import API_VERSION, quantity
+from reconciler import API_VERSION
 from reconciler.documents import Document
 from reconciler.errors import Problem, error
 from reconciler.refs import ObjRef, SourceLocation, field_path
@@ -20,8 +20,6 @@ from reconciler.refs import ObjRef, SourceLocation, field_path
 KINDS = ("NIMCache", "NIMService")
 # Job names carry "-job-" and an 8-character spec hash and, like every label value, stay within 63 characters.
 MAX_NIMCACHE_NAME = 63 - len("-job-") - 8
-# The main container is "<name>-ctr" (a DNS-1123 label of at most 63 characters).
-MAX_NIMSERVICE_NAME = 63 - len("-ctr")
 
 Path = tuple[str | int, ...]
 
@@ -106,19 +104,15 @@ def check_unsupported(doc: Document) -> list[Problem]:
     ]
 
 
-def check_rules(doc: Document) -> list[Problem]:
-    kind = doc.body.get("kind")
-    checks = _NIMCACHE_CHECKS if kind == "NIMCache" else _NIMSERVICE_CHECKS
-    out: list[Problem] = []
-    for check in checks:
-        out.extend(check(doc))
-    return out
+def check_nimcache(doc: Document) -> list[Problem]:
+    """The operator's rules for one NIMCache."""
+    return [p for check in _NIMCACHE_CHECKS for p in check(doc)]
 
 
 Check = Callable[[Document], Iterator[Problem]]
 
 
-def _err(doc: Document, path: Path, message: str, rule: str) -> Problem:
+def err(doc: Document, path: Path, message: str, rule: str) -> Problem:
     return error(doc.at(path), field_path(path), message, rule)
 
 
@@ -131,19 +125,17 @@ def _cache_source(doc: Document) -> Iterator[Problem]:
         return
     present = [k for k in ("ngc", "dataStore", "hf") if source.get(k) is not None]
     if len(present) != 1:
-        yield _err(
-            doc, ("spec", "source"), "Exactly one of ngc, dataStore, or hf must be defined", "source-exactly-one"
-        )
+        yield err(doc, ("spec", "source"), "Exactly one of ngc, dataStore, or hf must be defined", "source-exactly-one")
     for key in ("dataStore", "hf"):
         hf = source.get(key)
         if isinstance(hf, dict) and (hf.get("modelName") is None) == (hf.get("datasetName") is None):
             msg = "Exactly one of modelName or datasetName must be defined"
-            yield _err(doc, ("spec", "source", key), msg, "model-or-dataset")
+            yield err(doc, ("spec", "source", key), msg, "model-or-dataset")
     ngc = source.get("ngc")
     if isinstance(ngc, dict):
         if ngc.get("model") is not None and ngc.get("modelEndpoint") is not None:
             msg = "Only one of 'model' or 'modelEndpoint' can be specified"
-            yield _err(doc, ("spec", "source", "ngc", "modelEndpoint"), msg, "model-or-endpoint")
+            yield err(doc, ("spec", "source", "ngc", "modelEndpoint"), msg, "model-or-endpoint")
         yield from _profiles(doc, ngc.get("model"))
 
 
@@ -158,10 +150,10 @@ def _profiles(doc: Document, model: Any) -> Iterator[Problem]:
     for key in _SELECTORS:
         if model.get(key) not in (None, "", []):
             msg = "must be empty if spec.source.ngc.model.profiles is provided"
-            yield _err(doc, (*base, key), msg, "profiles-exclusive")
+            yield err(doc, (*base, key), msg, "profiles-exclusive")
     if "all" in profiles and len(profiles) > 1:
         msg = '"all" caches every profile and must be the only entry'
-        yield _err(doc, (*base, "profiles"), msg, "profiles-all-alone")
+        yield err(doc, (*base, "profiles"), msg, "profiles-all-alone")
 
 
 def _cache_storage(doc: Document) -> Iterator[Problem]:
@@ -169,47 +161,47 @@ def _cache_storage(doc: Document) -> Iterator[Problem]:
     if not isinstance(storage, dict):
         return
     if not storage.get("pvc"):
-        yield _err(doc, ("spec", "storage", "pvc"), "must not be empty: a NIMCache caches into a PVC", "storage-pvc")
+        yield err(doc, ("spec", "storage", "pvc"), "must not be empty: a NIMCache caches into a PVC", "storage-pvc")
     else:
-        yield from _pvc(doc, ("spec", "storage", "pvc"))
+        yield from pvc_rules(doc, ("spec", "storage", "pvc"))
 
 
-def _pvc(doc: Document, path: Path) -> Iterator[Problem]:
+def pvc_rules(doc: Document, path: Path) -> Iterator[Problem]:
     pvc = get(doc.body, *path)
     if not isinstance(pvc, dict):
         return
     if pvc.get("create") is True:
         for key, what in (("size", "the PVC size, such as 50Gi"), ("volumeAccessMode", "such as ReadWriteOnce")):
             if not pvc.get(key):
-                yield _err(doc, (*path, key), f"required when create is true ({what})", f"pvc-{key}")
+                yield err(doc, (*path, key), f"required when create is true ({what})", f"pvc-{key}")
     elif not pvc.get("name"):
         msg = "required when create is not true: name the existing PVC, or set create: true"
-        yield _err(doc, (*path, "name"), msg, "pvc-name")
+        yield err(doc, (*path, "name"), msg, "pvc-name")
 
 
 def _cert_config(doc: Document) -> Iterator[Problem]:
     if get(doc.body, "spec", "certConfig") is not None:
         msg = "deprecated field: the operator refuses it; move the CA bundle ConfigMap to spec.proxy.certConfigMap"
-        yield _err(doc, ("spec", "certConfig"), msg, "cert-config-deprecated")
+        yield err(doc, ("spec", "certConfig"), msg, "cert-config-deprecated")
 
 
 _HOST = re.compile(r"^\.?[a-zA-Z0-9.-]+$")
 
 
-def _proxy(doc: Document) -> Iterator[Problem]:
+def proxy_rules(doc: Document) -> Iterator[Problem]:
     proxy = get(doc.body, "spec", "proxy")
     if not isinstance(proxy, dict):
         return
     for key in ("httpProxy", "httpsProxy"):
         url = proxy.get(key)
         if isinstance(url, str) and url and not url.startswith(("http://", "https://")):
-            yield _err(doc, ("spec", "proxy", key), f'"{url}" must start with http:// or https://', "proxy-scheme")
+            yield err(doc, ("spec", "proxy", key), f'"{url}" must start with http:// or https://', "proxy-scheme")
     no_proxy = proxy.get("noProxy")
     if isinstance(no_proxy, str) and no_proxy.strip():
         for token in no_proxy.split(","):
             if not _no_proxy_token_ok(token.strip()):
                 msg = f'"{token.strip()}" is not a host name, .domain suffix, IP address (with port) or CIDR'
-                yield _err(doc, ("spec", "proxy", "noProxy"), msg, "proxy-no-proxy")
+                yield err(doc, ("spec", "proxy", "noProxy"), msg, "proxy-no-proxy")
 
 
 def _no_proxy_token_ok(token: str) -> bool:
@@ -243,95 +235,10 @@ def _cache_name(doc: Document) -> Iterator[Problem]:
         msg = (
             f"must be at most {MAX_NIMCACHE_NAME} characters so that the caching Job name fits in 63 (has {len(name)})"
         )
-        yield _err(doc, ("metadata", "name"), msg, "name-length")
+        yield err(doc, ("metadata", "name"), msg, "name-length")
 
 
-_NIMCACHE_CHECKS: Sequence[Check] = (_cache_source, _cache_storage, _cert_config, _proxy, _cache_name)
-
-# --- NIMService -------------------------------------------------------------------------------------------
-
-
-def _service_storage(doc: Document) -> Iterator[Problem]:
-    storage = get(doc.body, "spec", "storage")
-    base = ("spec", "storage")
-    options = ("nimCache", "pvc", "emptyDir", "hostPath")
-    present = [k for k in options if get(storage, k) is not None]
-    if len(present) != 1:
-        msg = "exactly one of storage.nimCache, storage.pvc, storage.emptyDir or storage.hostPath must be set"
-        if present:
-            msg += f" (found {', '.join(present)})"
-        yield _err(doc, base, msg, "storage-exactly-one")
-    if get(storage, "nimCache", "profile") and not get(storage, "nimCache", "name"):
-        yield _err(doc, (*base, "nimCache", "name"), "required when nimCache.profile is set", "nimcache-profile")
-    if get(storage, "pvc") is not None:
-        yield from _pvc(doc, (*base, "pvc"))
-    shm = get(storage, "sharedMemorySizeLimit")
-    value = quantity.try_parse(shm)
-    if shm is not None and value is not None and value <= 0:
-        yield _err(doc, (*base, "sharedMemorySizeLimit"), "must be greater than 0", "shared-memory")
-
-
-def _service_scale(doc: Document) -> Iterator[Problem]:
-    spec = get(doc.body, "spec")
-    if get(spec, "scale", "enabled") is not True:
-        return
-    if get(spec, "replicas") is not None:
-        msg = "spec.replicas cannot be set when spec.scale.enabled is true (the HPA owns the replica count)"
-        yield _err(doc, ("spec", "replicas"), msg, "replicas-with-scale")
-    high, low = get(spec, "scale", "hpa", "maxReplicas"), get(spec, "scale", "hpa", "minReplicas")
-    if high is None:
-        yield _err(doc, ("spec", "scale", "hpa", "maxReplicas"), "required when scale.enabled is true", "scale-hpa")
-    elif isinstance(high, int) and isinstance(low, int) and low > high:
-        msg = f"minReplicas ({low}) must not be greater than maxReplicas ({high})"
-        yield _err(doc, ("spec", "scale", "hpa", "minReplicas"), msg, "scale-hpa")
-
-
-def _service_expose(doc: Document) -> Iterator[Problem]:
-    expose = get(doc.body, "spec", "expose")
-    router = get(expose, "router")
-    base = ("spec", "expose", "router")
-    if get(expose, "ingress", "enabled") is True and get(router, "ingress") is not None:
-        msg = "not both expose.ingress.enabled and expose.router.ingress: choose one Ingress"
-        yield _err(doc, (*base, "ingress"), msg, "ingress-exclusive")
-    if get(router, "ingress") is not None and get(router, "gateway") is not None:
-        yield _err(doc, (*base, "gateway"), "not both router.ingress and router.gateway", "router-exclusive")
-    if (get(router, "ingress") is not None or get(router, "gateway") is not None) and not get(router, "hostDomainName"):
-        msg = "required when router.ingress or router.gateway is set"
-        yield _err(doc, (*base, "hostDomainName"), msg, "router-host")
-    if get(router, "gateway", "grpcRoutesEnabled") is True and get(expose, "service", "grpcPort") is None:
-        msg = "grpcRoutesEnabled needs spec.expose.service.grpcPort"
-        yield _err(doc, (*base, "gateway", "grpcRoutesEnabled"), msg, "grpc-port")
-
-
-def _service_metrics(doc: Document) -> Iterator[Problem]:
-    metrics = get(doc.body, "spec", "metrics")
-    if get(metrics, "enabled") is True and not get(metrics, "serviceMonitor"):
-        msg = "must not be empty when metrics.enabled is true"
-        yield _err(doc, ("spec", "metrics", "serviceMonitor"), msg, "metrics-service-monitor")
-
-
-def _service_name(doc: Document) -> Iterator[Problem]:
-    name = get(doc.body, "metadata", "name")
-    if not isinstance(name, str) or not name:
-        return
-    if len(name) > MAX_NIMSERVICE_NAME:
-        msg = (
-            f"must be at most {MAX_NIMSERVICE_NAME} characters so that the container name fits in 63 (has {len(name)})"
-        )
-        yield _err(doc, ("metadata", "name"), msg, "name-length")
-    if not name[0].isalpha():
-        msg = "must start with a letter: it names a Service (DNS-1035 label)"
-        yield _err(doc, ("metadata", "name"), msg, "name-dns1035")
-
-
-_NIMSERVICE_CHECKS: Sequence[Check] = (
-    _service_storage,
-    _service_scale,
-    _service_expose,
-    _service_metrics,
-    _proxy,
-    _service_name,
-)
+_NIMCACHE_CHECKS: Sequence[Check] = (_cache_source, _cache_storage, _cert_config, proxy_rules, _cache_name)
 
 # --- across documents -------------------------------------------------------------------------------------
 
@@ -344,13 +251,13 @@ def check_set(resources: Sequence[NimResource]) -> list[tuple[NimResource, Probl
         other = first.setdefault(res.ref, res)
         if other is not res:
             msg = f"{res.ref} is defined twice: here and at {other.doc.at(('metadata', 'name'))}"
-            found.append((res, _err(res.doc, ("metadata", "name"), msg, "duplicate")))
+            found.append((res, err(res.doc, ("metadata", "name"), msg, "duplicate")))
     caches = {(r.namespace, r.name) for r in resources if r.kind == "NIMCache"}
     for res in resources:
         wanted = get(res.spec, "storage", "nimCache", "name")
         if res.kind == "NIMService" and isinstance(wanted, str) and (res.namespace, wanted) not in caches:
             msg = f'NIMCache "{wanted}" is not defined in namespace {res.namespace} in this repository'
-            found.append((res, _err(res.doc, ("spec", "storage", "nimCache", "name"), msg, "nimcache-reference")))
+            found.append((res, err(res.doc, ("spec", "storage", "nimCache", "name"), msg, "nimcache-reference")))
     return found
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
 
-from reconciler import advice, rules
+from reconciler import advice, rules, service_rules
 from reconciler.documents import Document
 from reconciler.errors import Problem, Severity, error
 from reconciler.refs import field_path
@@ -74,7 +74,8 @@ def check_document(doc: Document) -> list[Problem]:
     problems = rules.check_unsupported(doc)
     if not _fast_validator(kind).is_valid(doc.body):
         problems.extend(_schema_problems(doc, kind))
-    problems.extend(rules.check_rules(doc))
+    check = rules.check_nimcache if kind == "NIMCache" else service_rules.check_nimservice
+    problems.extend(check(doc))
     return problems
 
 

@@ -91,3 +91,17 @@ def test_every_out_of_scope_sample_is_rejected_cleanly() -> None:
         check, _ = pipeline.check_paths([path])
         assert not check.ok, path
         assert any("not supported" in p.message for p in check.problems), path
+
+
+@pytest.mark.parametrize("name", [n for n in in_scope() if n not in DEFECTS])
+def test_in_scope_sample_renders_valid_kubernetes_objects(name: str) -> None:
+    from reconciler.rendering import Renderer
+
+    from . import k8s_openapi
+
+    _, validated = pipeline.check_paths([SAMPLES / name])
+    rendered = Renderer().render(validated.resources, "samples", SAMPLES)
+    assert [p for p in rendered.problems if p.severity is Severity.ERROR] == []
+    assert rendered.objects
+    for obj in rendered.objects:
+        assert k8s_openapi.errors(obj.body) == [], (name, obj.ref)

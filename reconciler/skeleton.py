@@ -1,0 +1,84 @@
+"""Parse each template shape once: render with tokens, then put each object's JSON values in (pure).
+
+Parsing rendered YAML back costs more than rendering it. A template rendered with numbered tokens in place of its
+values gives a *skeleton*: the same text for every object that takes the same path through the template. The
+skeleton is parsed once and kept as JSON text; each object's JSON values then replace the tokens in that text and
+``json.loads`` (C) builds the object.
+
+This equals rendering every value as JSON and parsing the result as YAML (the contract of rendering.py) as long as
+every token stands alone as a whole value. When one does not (a template that writes ``name-{{ x|j }}``, or a token
+used as a mapping key), ``documents`` answers None and the caller renders that object the slow way.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+_MAX_SHAPES = 20_000
+encode = json.JSONEncoder(allow_nan=False).encode  # one encoder: json.dumps with options builds one per call
+
+
+class Tokens:
+    """Hands out tokens during one skeleton render, and keeps each value as JSON."""
+
+    def __init__(self) -> None:
+        self.prefix = f"@@nim-reconciler-{secrets.token_hex(6)}-"
+        self.pattern = re.compile(f'"{re.escape(self.prefix)}([0-9]+)@@"')
+        self.values: list[str] | None = None
+        # JSON of values already seen in this render, by identity; holding the value keeps its id unique
+        self.memo: dict[int, tuple[Any, str]] = {}
+
+    def start(self) -> None:
+        self.values = []
+
+    def forget(self) -> None:
+        """Drop the remembered JSON (between resources: values are shared only within one)."""
+        self.memo = {}
+
+    def token(self, value: Any) -> str:
+        assert self.values is not None
+        seen = self.memo.get(id(value))
+        if seen is None or seen[0] is not value:
+            seen = self.memo[id(value)] = (value, encode(value))
+        self.values.append(seen[1])
+        return f'"{self.prefix}{len(self.values) - 1}@@"'
+
+
+class Shapes:
+    """Skeletons by their text: the parsed documents as JSON text, or None when tokens do not stand alone."""
+
+    def __init__(self, tokens: Tokens, parse: Callable[[str], list[Any]]) -> None:
+        self.tokens = tokens
+        self.parse = parse
+        self.cache: dict[str, str | None] = {}
+
+    def documents(self, skeleton: str, values: list[str]) -> list[Any] | None:
+        """What the text would parse to with ``values`` (JSON) in place of the tokens; None: take the slow path."""
+        if skeleton in self.cache:
+            shape = self.cache[skeleton]
+        else:
+            shape = self._shape(skeleton, len(values))
+            if len(self.cache) < _MAX_SHAPES:
+                self.cache[skeleton] = shape
+        if shape is None:
+            return None
+        documents: list[Any] = json.loads(self.tokens.pattern.sub(lambda m: values[int(m.group(1))], shape))
+        return documents
+
+    def _shape(self, skeleton: str, count: int) -> str | None:
+        try:
+            parsed = self.parse(skeleton)
+            text = encode(parsed)
+        except Exception:  # the slow path reports the error with the real values
+            return None
+        found = [int(i) for i in self.tokens.pattern.findall(text)]
+        # every token once, each a whole JSON string value (not inside a longer string, not a key)
+        if sorted(found) != list(range(count)) or text.count(self.tokens.prefix) != count:
+            return None
+        if re.search(self.tokens.pattern.pattern + r"\s*:", text):
+            return None
+        return text

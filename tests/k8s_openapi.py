@@ -1,0 +1,140 @@
+"""Strict Kubernetes OpenAPI validation of rendered objects (kubernetes-validate's bundled schemas, loaded once).
+
+Custom resources we render for other projects' CRDs (ServiceMonitor, HTTPRoute, GRPCRoute) have no schema in the
+Kubernetes OpenAPI; they are checked against the small structural schemas below, written from their CRDs.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema_rs
+import kubernetes_validate
+
+from reconciler.validation import SCHEMA_FILES
+
+VERSION = "1.33.0"
+FILES = {
+    "PersistentVolumeClaim": "persistentvolumeclaim-v1.json",
+    "Job": "job-batch-v1.json",
+    "ServiceAccount": "serviceaccount-v1.json",
+    "Service": "service-v1.json",
+    "Deployment": "deployment-apps-v1.json",
+    "HorizontalPodAutoscaler": "horizontalpodautoscaler-autoscaling-v2.json",
+    "Ingress": "ingress-networking-v1.json",
+}
+_META = {"type": "object", "required": ["name", "namespace"]}
+_PARENT = {
+    "type": "object",
+    "required": ["name"],
+    "additionalProperties": False,
+    "properties": {"name": {"type": "string"}, "namespace": {"type": "string"}},
+}
+_BACKEND = {
+    "type": "object",
+    "required": ["name"],
+    "properties": {"name": {"type": "string"}, "port": {"type": "integer"}},
+}
+_ROUTE_COMMON = {
+    "parentRefs": {"type": "array", "items": _PARENT},
+    "hostnames": {"type": "array", "items": {"type": "string"}},
+}
+CRD_SCHEMAS: dict[str, dict[str, Any]] = {
+    "HTTPRoute": {
+        "type": "object",
+        "properties": {
+            "metadata": _META,
+            "spec": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    **_ROUTE_COMMON,
+                    "rules": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "properties": {
+                                "matches": {"type": "array"},
+                                "backendRefs": {"type": "array", "items": _BACKEND},
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
+    "GRPCRoute": {
+        "type": "object",
+        "properties": {
+            "metadata": _META,
+            "spec": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    **_ROUTE_COMMON,
+                    "rules": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "properties": {"backendRefs": {"type": "array", "items": _BACKEND}},
+                        },
+                    },
+                },
+            },
+        },
+    },
+    "ServiceMonitor": {
+        "type": "object",
+        "properties": {
+            "metadata": _META,
+            "spec": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["selector", "endpoints"],
+                "properties": {
+                    "namespaceSelector": {"type": "object", "properties": {"matchNames": {"type": "array"}}},
+                    "selector": {"type": "object", "properties": {"matchLabels": {"type": "object"}}},
+                    "endpoints": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "properties": {
+                                "path": {"type": "string"},
+                                "port": {"type": "string"},
+                                "interval": {"type": "string"},
+                                "scrapeTimeout": {"type": "string"},
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+
+
+@cache
+def _validators() -> dict[str, Any]:
+    base = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema" / f"v{VERSION}-local-strict"
+    definitions = json.loads((base / "_definitions.json").read_text())
+    registry = jsonschema_rs.Registry([("https://kubernetes.io/api/_definitions.json", definitions)])
+    out = {
+        kind: jsonschema_rs.validator_for(json.loads((base / f).read_text()), registry=registry)
+        for kind, f in FILES.items()
+    }
+    out.update({kind: jsonschema_rs.validator_for(s) for kind, s in CRD_SCHEMAS.items()})
+    return out
+
+
+def errors(body: dict[str, Any]) -> list[str]:
+    """Every schema error of one rendered object (custom resources of ours are checked by validate)."""
+    if body["kind"] in SCHEMA_FILES:
+        return []
+    validator = _validators()[body["kind"]]
+    return [f"{'.'.join(map(str, e.instance_path))}: {e.message}" for e in validator.iter_errors(body)]

@@ -1,0 +1,136 @@
+"""reparse.py and skeleton.py: the fast paths give exactly what PyYAML gives (differential tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from reconciler import reparse
+from reconciler.rendering import Renderer, parse, quote
+
+from .conftest import REPO
+from .manifests import NIMCACHE, NIMSERVICE, dump, variant
+from .render_helpers import render_dir
+from .test_rendering import TRICKY
+
+
+def pyyaml(text: str) -> list[Any]:
+    return [d for d in yaml.load_all(text, Loader=yaml.CSafeLoader) if d is not None]
+
+
+SUBSET = [
+    "a: 1\nb: x\n",
+    'a:\n  b:\n    - 1\n    - two\n  c: {"k": [1, 2]}\n',
+    "list:\n- a\n- b\nnext: 1\n",
+    "items:\n  - name: api\n    port: 8000\n  - name: grpc\n    port: 8001\n",
+    "a: 25%\nb: yes\nc: 0755\nd: 1.10\ne: ~\nf: null\ng: true\nh: Never\ni: /dev/termination-log\n",
+    "a:\nb: 2\n",
+    "# comment\n---\na: 1\n---\n---\nb: 2\n",
+    'a: "x\\n---\\nkind: ClusterRoleBinding"\nb: "\\u00e9"\n',
+    "nested:\n  -\n    - 1\n    - 2\n  - 3\n",
+    "a: -1\nb: 0\nc: 12\n",
+]
+FALLBACK = [
+    "a: &x 1\nb: *x\n",
+    "a: |\n  text\n",
+    "a: 'single'\n",
+    "a: b: c\n",
+    "a: 1 # comment\n",
+    "a:\n\t- 1\n",
+    "? complex\n: key\n",
+    "a: !tag x\n",
+    "a: {b: c}\n",
+    "yes: 1\n",
+]
+
+
+@pytest.mark.parametrize("text", SUBSET)
+def test_subset_reads_like_pyyaml(text: str) -> None:
+    assert reparse.documents(text) == pyyaml(text)
+
+
+@pytest.mark.parametrize("text", FALLBACK)
+def test_anything_else_is_left_to_pyyaml(text: str) -> None:
+    with pytest.raises(reparse.Unsupported):
+        reparse.documents(text)
+
+
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.text()),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=5), inner, max_size=3)),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(json_values, json_values)
+def test_quoted_values_in_block_yaml_read_back_exactly(first: Any, second: Any) -> None:
+    text = f"kind: X\nspec:\n  a: {quote(first)}\n  items:\n    - {quote(second)}\n    - name: n\n"
+    expected = [{"kind": "X", "spec": {"a": first, "items": [second, {"name": "n"}]}}]
+    assert parse(text) == pyyaml(text) == expected
+
+
+def test_characters_beyond_the_basic_plane_survive_both_readers() -> None:
+    text = f"a: {quote('emoji 😀 and 𐀀')}\n"
+    assert parse(text) == pyyaml(text) == [{"a": "emoji 😀 and 𐀀"}]
+
+
+def bodies(renderer: Renderer, repo: Path, cluster: str, templates: Path | None = None) -> list[Any]:
+    from reconciler import pipeline
+
+    where = pipeline.layout.locate(repo, cluster)
+    _, validated = pipeline.check_paths([where.path])
+    return [o.body for o in renderer.render(validated.resources, cluster, repo).objects]
+
+
+@pytest.mark.parametrize(("repo", "cluster"), [(REPO, "demo"), (REPO / "tests" / "fixtures" / "full", "full")])
+def test_fast_rendering_equals_the_reference_path(repo: Path, cluster: str) -> None:
+    assert bodies(Renderer(), repo, cluster) == bodies(Renderer(fast=False), repo, cluster)
+
+
+def test_fast_rendering_equals_the_reference_path_for_tricky_values(tmp_path: Path) -> None:
+    cluster = tmp_path / "clusters" / "t"
+    cluster.mkdir(parents=True)
+    for i, value in enumerate(TRICKY):
+        cache = variant(
+            NIMCACHE,
+            {
+                "metadata.name": f"c{i}",
+                "spec.env": [{"name": "V", "value": value}],
+                "metadata.annotations": {"note": value},
+            },
+        )
+        service = variant(
+            NIMSERVICE,
+            {
+                "metadata.name": f"s{i}",
+                "spec.storage.nimCache.name": f"c{i}",
+                "spec.labels": {"l": "x"},
+                "spec.annotations": {"note": value},
+            },
+        )
+        (cluster / f"m{i}.yaml").write_text(dump(cache, service))
+    assert bodies(Renderer(), tmp_path, "t") == bodies(Renderer(fast=False), tmp_path, "t")
+
+
+def test_a_template_that_embeds_a_value_in_a_longer_string_takes_the_slow_path(tmp_path: Path) -> None:
+    name = "nimservice/serviceaccount.yaml.j2"
+    text = (
+        (REPO / "templates" / name)
+        .read_text()
+        .replace("  annotations: {{ annotations|j }}\n", "  annotations:\n    note: sa-{{ name }}-x\n")
+    )
+    (tmp_path / "nimservice").mkdir()
+    (tmp_path / "nimservice" / "serviceaccount.yaml.j2").write_text(text)
+    result = render_dir(REPO, "demo", tmp_path)
+    accounts = [o.body for o in result.objects if o.body["kind"] == "ServiceAccount"]
+    assert {a["metadata"]["annotations"]["note"] for a in accounts} == {
+        "sa-content-safety-x",
+        "sa-meta-llama-3-2-1b-instruct-x",
+    }
+    assert bodies(Renderer(tmp_path), REPO, "demo") == bodies(Renderer(tmp_path, fast=False), REPO, "demo")
