@@ -48,3 +48,39 @@ class ReconcilerError(Exception):
 
 class UsageError(ReconcilerError):
     """Bad command-line input (a path that does not exist, an unknown cluster …)."""
+
+
+class ClusterError(ReconcilerError):
+    """An error from the Kubernetes API about one object: prints as ``Kind/namespace/name: message``."""
+
+    reason = "Error"
+
+    def __init__(self, ref: object, message: str, code: int = 0) -> None:
+        super().__init__(f"{ref}: {message}" if ref else message)
+        self.ref, self.message, self.code = ref, message, code
+
+
+class NotFound(ClusterError):
+    reason = "NotFound"
+
+
+class Conflict(ClusterError):
+    reason = "Conflict"
+
+
+class Invalid(ClusterError):
+    reason = "Invalid"
+
+
+class Forbidden(ClusterError):
+    reason = "Forbidden"
+
+
+class Unauthorized(ClusterError):
+    reason = "Unauthorized"
+
+
+class Unavailable(ClusterError):
+    """The API server could not be reached or kept failing (5xx, 429, timeouts) after the retries."""
+
+    reason = "Unavailable"

@@ -13,6 +13,13 @@ class Kind:
     kind: str
     api_version: str
     plural: str
+    namespaced: bool = True
+
+    def path(self, namespace: str = "", name: str = "") -> str:
+        """The REST path: ``/api/v1/namespaces/ns/services/name``, ``/apis/batch/v1/jobs`` …"""
+        root = f"/api/{self.api_version}" if "/" not in self.api_version else f"/apis/{self.api_version}"
+        scope = f"/namespaces/{namespace}" if self.namespaced and namespace else ""
+        return f"{root}{scope}/{self.plural}" + (f"/{name}" if name else "")
 
 
 ORDER: tuple[Kind, ...] = (
@@ -31,3 +38,11 @@ ORDER: tuple[Kind, ...] = (
 )
 BY_KIND = {k.kind: k for k in ORDER}
 RANK = {k.kind: i for i, k in enumerate(ORDER)}
+CRD = Kind("CustomResourceDefinition", "apiextensions.k8s.io/v1", "customresourcedefinitions", namespaced=False)
+# Kinds served by CRDs of other projects: their CRDs must exist before we can apply them.
+FOREIGN_CRDS = {
+    "HTTPRoute": "httproutes.gateway.networking.k8s.io",
+    "GRPCRoute": "grpcroutes.gateway.networking.k8s.io",
+    "ServiceMonitor": "servicemonitors.monitoring.coreos.com",
+}
+OUR_CRDS = {"NIMCache": "nimcaches.apps.nvidia.com", "NIMService": "nimservices.apps.nvidia.com"}

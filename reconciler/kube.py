@@ -1,0 +1,185 @@
+"""The Kubernetes API seam: the only module that imports ``kubernetes`` (I/O).
+
+Contract:
+- ``Cluster(config)`` loads credentials from the given kubeconfig files (merged, like ``KUBECONFIG``) and
+  context, or from the pod's service account; one pooled connection set per Cluster;
+- reads are one LIST per kind with a label selector; writes are server-side apply with ``fieldManager`` and
+  ``force``, and deletes;
+- every request is retried on 429 (honouring Retry-After), 5xx, timeouts and dropped connections, with
+  exponential backoff and jitter, bounded in attempts and in total time;
+- errors come out as our own (``NotFound``, ``Conflict``, ``Invalid``, ``Forbidden``, ``Unavailable`` …) raised
+  ``from`` the client's, each carrying ``Kind/namespace/name``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import urllib3
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+
+from reconciler.errors import (
+    ClusterError,
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    Unauthorized,
+    Unavailable,
+    UsageError,
+)
+from reconciler.kinds import Kind
+from reconciler.refs import ObjRef
+
+FIELD_MANAGER = "nim-reconciler"
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """How to reach the cluster (built by the CLI; nothing here reads the environment)."""
+
+    kubeconfig: tuple[str, ...] = ()
+    context: str | None = None
+    in_cluster: bool = False
+    timeout: float = 30.0
+    attempts: int = 6
+    backoff: float = 0.25
+    max_wait: float = 60.0
+
+
+_ERRORS: dict[int, type[ClusterError]] = {401: Unauthorized, 403: Forbidden, 404: NotFound, 409: Conflict, 422: Invalid}
+
+
+class Cluster:
+    """One API server, reached through the official client's configuration, TLS and auth handling."""
+
+    def __init__(self, config: ClusterConfig) -> None:
+        self.config = config
+        configuration = k8s.Configuration()
+        try:
+            if config.in_cluster:
+                k8s_config.load_incluster_config(client_configuration=configuration)
+            else:
+                files = ":".join(config.kubeconfig) if config.kubeconfig else None
+                k8s_config.load_kube_config(
+                    config_file=files, context=config.context, client_configuration=configuration, persist_config=False
+                )
+        except (ConfigException, OSError, TypeError, ValueError) as exc:
+            raise UsageError(f"cannot load the cluster configuration: {exc}") from exc
+        configuration.retries = 0  # retries are ours: bounded, with backoff, and they see the status codes
+        self.api = k8s.ApiClient(configuration)
+        self.requests = 0
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self.api.close()
+
+    # --- verbs -------------------------------------------------------------------------------------------------
+
+    def list(self, kind: Kind, selector: str) -> list[dict[str, Any]]:
+        """Every object of ``kind`` in all namespaces whose labels match ``selector`` (absent kind: none)."""
+        try:
+            body = self._call("GET", kind.path(), ObjRef(kind.kind, "", "*"), query=[("labelSelector", selector)])
+        except NotFound:
+            return []  # the kind is not served (its CRD is not installed): nothing of it can exist
+        items: list[dict[str, Any]] = body.get("items") or []
+        for item in items:  # a LIST leaves kind and apiVersion out of its items
+            item.setdefault("kind", kind.kind)
+            item.setdefault("apiVersion", kind.api_version)
+        return items
+
+    def get(self, kind: Kind, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            return self._call("GET", kind.path(namespace, name), ObjRef(kind.kind, namespace, name))
+        except NotFound:
+            return None
+
+    def apply(self, kind: Kind, body: dict[str, Any], *, dry_run: bool = False, status: bool = False) -> dict[str, Any]:
+        """Server-side apply of ``body`` (``fieldManager=nim-reconciler``, ``force=true``)."""
+        meta = body["metadata"]
+        path = kind.path(meta.get("namespace", ""), meta["name"]) + ("/status" if status else "")
+        query = [("fieldManager", FIELD_MANAGER), ("force", "true")] + ([("dryRun", "All")] if dry_run else [])
+        ref = ObjRef(kind.kind, meta.get("namespace", ""), meta["name"])
+        return self._call("PATCH", path, ref, query=query, body=body, content_type="application/apply-patch+yaml")
+
+    def delete(
+        self, kind: Kind, namespace: str, name: str, *, dry_run: bool = False, propagation: str = "Background"
+    ) -> None:
+        query = [("propagationPolicy", propagation)] + ([("dryRun", "All")] if dry_run else [])
+        try:
+            self._call("DELETE", kind.path(namespace, name), ObjRef(kind.kind, namespace, name), query=query)
+        except NotFound:
+            pass  # already gone: what we wanted
+
+    # --- transport ---------------------------------------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        ref: ObjRef,
+        *,
+        query: list[tuple[str, str]] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + self.config.max_wait
+        last: ClusterError | None = None
+        for attempt in range(self.config.attempts):
+            with self._lock:
+                self.requests += 1
+            try:
+                status, data, retry_after = self._send(method, path, query or [], body, content_type)
+            except (urllib3.exceptions.HTTPError, ApiException, OSError) as exc:
+                last = Unavailable(ref, f"cannot reach the API server: {_short(exc)}")
+                last.__cause__ = exc
+                retry_after = None
+            else:
+                if status < 400:
+                    result: dict[str, Any] = data
+                    return result
+                error = _error(ref, status, data)
+                if status != 429 and status < 500:
+                    raise error
+                last = error
+            wait = retry_after if retry_after is not None else self.config.backoff * 2**attempt
+            wait *= random.uniform(0.8, 1.2)  # jitter: many clients must not retry in step
+            if attempt + 1 == self.config.attempts or time.monotonic() + wait > deadline:
+                break
+            time.sleep(wait)
+        assert last is not None
+        raise Unavailable(ref, f"gave up after {self.config.attempts} attempts: {last.message}", last.code)
+
+    def _send(
+        self, method: str, path: str, query: list[tuple[str, str]], body: Any, content_type: str
+    ) -> tuple[int, dict[str, Any], float | None]:
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        _, url, headers, body, _ = self.api.param_serialize(
+            method, path, query_params=query, header_params=headers, body=body, auth_settings=["BearerToken"]
+        )
+        response = self.api.call_api(
+            method, url, header_params=headers, body=body, _request_timeout=self.config.timeout
+        )
+        raw = response.read()
+        data = json.loads(raw) if raw else {}
+        retry = response.getheader("Retry-After")
+        return response.status, data, float(retry) if retry and retry.isdigit() else None
+
+
+def _error(ref: ObjRef, status: int, data: Any) -> ClusterError:
+    message = data.get("message") if isinstance(data, dict) else None
+    cls = _ERRORS.get(status, Unavailable if status == 429 or status >= 500 else ClusterError)
+    return cls(ref, f"{message or 'HTTP ' + str(status)} ({status})", status)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:200]
