@@ -7,14 +7,19 @@ error, 3 blocked by a safety guard. Heavy modules are imported inside the comman
 from __future__ import annotations
 
 import gc
+import os
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from reconciler import __version__
 from reconciler.errors import ReconcilerError
+from reconciler.options import ClusterConfig, Mode, Options, PruneOptions
+
+if TYPE_CHECKING:
+    from reconciler.report import RunReport
 
 EXIT_OK, EXIT_CHANGES, EXIT_ERROR, EXIT_BLOCKED = 0, 1, 2, 3
 FORMATS = ("text", "json", "github")
@@ -23,6 +28,35 @@ FORMATS = ("text", "json", "github")
 def _fail(exc: ReconcilerError) -> NoReturn:
     click.echo(f"error: {exc}", err=True)
     sys.exit(EXIT_ERROR)
+
+
+def _cluster_config(kubeconfig: tuple[str, ...], context: str | None) -> ClusterConfig | None:
+    """Where the cluster is: --kubeconfig, else KUBECONFIG (a merged list), else ~/.kube/config, else in-cluster."""
+    files = kubeconfig or tuple(p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p)
+    if not files and Path("~/.kube/config").expanduser().is_file():
+        files = (str(Path("~/.kube/config").expanduser()),)
+    if files:
+        return ClusterConfig(kubeconfig=files, context=context)
+    if os.environ.get("KUBERNETES_SERVICE_HOST"):
+        return ClusterConfig(in_cluster=True)
+    return None
+
+
+def _exit_code(run: RunReport) -> int:
+    if run.failed:
+        return EXIT_ERROR
+    if run.blocked:
+        return EXIT_BLOCKED
+    return EXIT_CHANGES if run.mode != "apply" and run.pending else EXIT_OK
+
+
+_kubeconfig = click.option(
+    "--kubeconfig",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Kubeconfig file (repeatable; default: $KUBECONFIG, ~/.kube/config, in-cluster).",
+)
+_context = click.option("--context", help="The kubeconfig context to use.")
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -35,6 +69,8 @@ def _fail(exc: ReconcilerError) -> NoReturn:
     help="The GitOps repo (a checkout holding clusters/<cluster>/).",
 )
 @click.option("--cluster", help="Which clusters/<cluster> to reconcile (optional when there is only one).")
+@_kubeconfig
+@_context
 @click.option(
     "--dry-run",
     "dry_run",
@@ -42,8 +78,20 @@ def _fail(exc: ReconcilerError) -> NoReturn:
     flag_value="client",
     default=None,
     type=click.Choice(["client", "server"]),
-    help="Show what would change and apply nothing (exit 1 when changes are pending).",
+    help="Show what would change and change nothing (exit 1 when changes are pending); =server also "
+    "sends every write with dryRun=All. Without a cluster configured: an offline plan.",
 )
+@click.option(
+    "--prune/--no-prune", default=True, show_default=True, help="Delete our objects that left git (with safety guards)."
+)
+@click.option(
+    "--max-prune",
+    type=click.IntRange(min=0),
+    default=25,
+    show_default=True,
+    help="Refuse to prune more objects than this in one run.",
+)
+@click.option("--allow-empty", is_flag=True, help="Allow pruning everything when the repo renders nothing.")
 @click.option(
     "--templates",
     type=click.Path(path_type=Path, file_okay=False),
@@ -52,36 +100,78 @@ def _fail(exc: ReconcilerError) -> NoReturn:
 @click.option("-o", "--output", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.pass_context
 def main(
-    ctx: click.Context, repo: Path, cluster: str | None, dry_run: str | None, templates: Path | None, fmt: str
+    ctx: click.Context,
+    repo: Path,
+    cluster: str | None,
+    kubeconfig: tuple[str, ...],
+    context: str | None,
+    dry_run: str | None,
+    prune: bool,
+    max_prune: int,
+    allow_empty: bool,
+    templates: Path | None,
+    fmt: str,
 ) -> None:
     """GitOps for NVIDIA NIM: validate, render and reconcile NIMCache / NIMService manifests.
 
-    Without a subcommand: reconcile one cluster of the repo. `reconcile --dry-run` validates, renders and
-    prints the plan without touching a cluster.
+    Without a subcommand: reconcile one cluster of the repo (server-side apply, then prune what left git).
+    Exit codes like kubectl diff: 0 nothing to do / applied, 1 changes pending (dry run), 2 invalid input or
+    error, 3 blocked by a safety guard.
     """
     # A one-shot batch builds hundreds of thousands of acyclic objects: collecting cycles that rarely
     # exist cost ~15 % of a large dry run, so collect far less often.
     gc.set_threshold(100_000, 50, 100)
     if ctx.invoked_subcommand is not None:
         return
-    if dry_run != "client":
+    from reconciler import pipeline
+    from reconciler.report import Format, render_run
+
+    kube = _cluster_config(kubeconfig, context)
+    mode = Mode(dry_run) if dry_run else Mode.APPLY
+    if kube is None and mode is not Mode.DRY_RUN:
         click.echo(
-            "error: applying to a cluster (and --dry-run=server) needs the apply engine, which this "
-            "version does not have yet; use --dry-run",
+            "error: no cluster configured: pass --kubeconfig, set KUBECONFIG, or run in a pod "
+            "(an offline plan needs only --dry-run)",
             err=True,
         )
         sys.exit(EXIT_ERROR)
-    from reconciler import pipeline
-    from reconciler.report import Format, render_dry_run
-
+    options = Options(
+        repo=repo,
+        cluster=cluster,
+        templates=templates,
+        mode=mode,
+        kube=kube,
+        prune=PruneOptions(enabled=prune, max_prune=max_prune, allow_empty=allow_empty),
+    )
     try:
-        result = pipeline.dry_run(pipeline.Options(repo=repo, cluster=cluster, templates=templates))
+        result = pipeline.reconcile(options)
     except ReconcilerError as exc:
         _fail(exc)
-    click.echo(render_dry_run(result, Format(fmt)), nl=False)
-    if not result.check.ok:
+    click.echo(render_run(result, Format(fmt)), nl=False)
+    sys.exit(_exit_code(result))
+
+
+@main.command("install-crds")
+@_kubeconfig
+@_context
+@click.option("--dry-run", is_flag=True, help="Send the requests with dryRun=All.")
+def install_crds(kubeconfig: tuple[str, ...], context: str | None, dry_run: bool) -> None:
+    """Apply the NIMCache and NIMService CRDs (the same as deploy/crds/) with server-side apply."""
+    from reconciler import apply, crds, kube
+
+    config = _cluster_config(kubeconfig, context)
+    if config is None:
+        click.echo("error: no cluster configured: pass --kubeconfig, set KUBECONFIG, or run in a pod", err=True)
         sys.exit(EXIT_ERROR)
-    sys.exit(EXIT_CHANGES if result.pending else EXIT_OK)
+    try:
+        cluster = kube.Cluster(config)
+        outcomes = apply.install_crds(cluster, crds.definitions(), dry_run=dry_run)
+    except ReconcilerError as exc:
+        _fail(exc)
+    for outcome in outcomes:
+        state = f"failed ({outcome.error})" if outcome.error else outcome.change.action.value
+        click.echo(f"► {outcome.change.ref} {state}")
+    sys.exit(EXIT_ERROR if any(o.error for o in outcomes) else EXIT_OK)
 
 
 @main.command()

@@ -13,11 +13,12 @@ Contract:
 
 from __future__ import annotations
 
+import builtins
+import contextlib
 import json
 import random
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import urllib3
@@ -37,22 +38,10 @@ from reconciler.errors import (
     UsageError,
 )
 from reconciler.kinds import Kind
+from reconciler.options import ClusterConfig
 from reconciler.refs import ObjRef
 
 FIELD_MANAGER = "nim-reconciler"
-
-
-@dataclass(frozen=True)
-class ClusterConfig:
-    """How to reach the cluster (built by the CLI; nothing here reads the environment)."""
-
-    kubeconfig: tuple[str, ...] = ()
-    context: str | None = None
-    in_cluster: bool = False
-    timeout: float = 30.0
-    attempts: int = 6
-    backoff: float = 0.25
-    max_wait: float = 60.0
 
 
 _ERRORS: dict[int, type[ClusterError]] = {401: Unauthorized, 403: Forbidden, 404: NotFound, 409: Conflict, 422: Invalid}
@@ -84,13 +73,13 @@ class Cluster:
 
     # --- verbs -------------------------------------------------------------------------------------------------
 
-    def list(self, kind: Kind, selector: str) -> list[dict[str, Any]]:
+    def list(self, kind: Kind, selector: str) -> builtins.list[dict[str, Any]]:
         """Every object of ``kind`` in all namespaces whose labels match ``selector`` (absent kind: none)."""
         try:
             body = self._call("GET", kind.path(), ObjRef(kind.kind, "", "*"), query=[("labelSelector", selector)])
         except NotFound:
             return []  # the kind is not served (its CRD is not installed): nothing of it can exist
-        items: list[dict[str, Any]] = body.get("items") or []
+        items: builtins.list[dict[str, Any]] = body.get("items") or []
         for item in items:  # a LIST leaves kind and apiVersion out of its items
             item.setdefault("kind", kind.kind)
             item.setdefault("apiVersion", kind.api_version)
@@ -114,10 +103,8 @@ class Cluster:
         self, kind: Kind, namespace: str, name: str, *, dry_run: bool = False, propagation: str = "Background"
     ) -> None:
         query = [("propagationPolicy", propagation)] + ([("dryRun", "All")] if dry_run else [])
-        try:
+        with contextlib.suppress(NotFound):  # already gone: what we wanted
             self._call("DELETE", kind.path(namespace, name), ObjRef(kind.kind, namespace, name), query=query)
-        except NotFound:
-            pass  # already gone: what we wanted
 
     # --- transport ---------------------------------------------------------------------------------------------
 
@@ -127,7 +114,7 @@ class Cluster:
         path: str,
         ref: ObjRef,
         *,
-        query: list[tuple[str, str]] | None = None,
+        query: builtins.list[tuple[str, str]] | None = None,
         body: Any = None,
         content_type: str = "application/json",
     ) -> dict[str, Any]:
@@ -159,7 +146,7 @@ class Cluster:
         raise Unavailable(ref, f"gave up after {self.config.attempts} attempts: {last.message}", last.code)
 
     def _send(
-        self, method: str, path: str, query: list[tuple[str, str]], body: Any, content_type: str
+        self, method: str, path: str, query: builtins.list[tuple[str, str]], body: Any, content_type: str
     ) -> tuple[int, dict[str, Any], float | None]:
         headers = {"Accept": "application/json", "Content-Type": content_type}
         _, url, headers, body, _ = self.api.param_serialize(

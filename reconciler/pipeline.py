@@ -6,19 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from reconciler import documents, layout, plan, validation
+from reconciler import apply, documents, layout, plan, validation
+from reconciler.errors import ReconcilerError
+from reconciler.options import Mode, Options
 from reconciler.rendering import DesiredObject, Renderer
-from reconciler.report import Check, DryRun
+from reconciler.report import Check, Entry, RunReport
 
-
-@dataclass(frozen=True)
-class Options:
-    """What a run works on (built by the CLI)."""
-
-    repo: Path = Path(".")
-    cluster: str | None = None
-    templates: Path | None = None
-    strict: bool = False
+__all__ = ["Options", "Render", "check_paths", "reconcile", "render"]
 
 
 @dataclass(frozen=True)
@@ -50,9 +44,45 @@ def render(options: Options) -> Render:
     return Render(where.cluster, check, list(rendered.objects) if check.ok else [])
 
 
-def dry_run(options: Options) -> DryRun:
-    """An offline dry run: validate and render, then plan against nothing (everything is created)."""
+def reconcile(options: Options) -> RunReport:
+    """Validate and render; then plan against the cluster (or nothing, offline) and, unless a dry run, apply."""
     result = render(options)
-    changes = plan.offline(result.objects)
-    counts = {a.value: changes.count(a) for a in plan.Action}
-    return DryRun(result.cluster, result.check, [(c.action.value, str(c.ref)) for c in changes.changes], counts)
+    if not result.check.ok:
+        return RunReport(result.cluster, result.check, "offline")
+    if options.kube is None:
+        offline = plan.offline(result.objects)
+        return RunReport(result.cluster, result.check, "offline", _entries(offline.changes))
+    from reconciler import kube  # the client costs ~0.6 s to import: only runs that talk to a cluster pay it
+
+    cluster = kube.Cluster(options.kube)
+    try:
+        return _against(cluster, options, result)
+    except ReconcilerError as exc:
+        return RunReport(result.cluster, result.check, options.mode.value, errors=[str(exc)], requests=cluster.requests)
+    finally:
+        cluster.close()
+
+
+def _against(cluster: apply.ClusterApi, options: Options, result: Render) -> RunReport:
+    mode = {Mode.APPLY: "apply", Mode.DRY_RUN: "dry-run", Mode.SERVER_DRY_RUN: "server-dry-run"}[options.mode]
+    problems = apply.preflight(cluster, {o.ref.kind for o in result.objects})
+    if problems:
+        return RunReport(result.cluster, result.check, mode, errors=problems, requests=_requests(cluster))
+    live = apply.observe(cluster, result.cluster)
+    planned = plan.plan(result.objects, live, options.prune)
+    if options.mode is Mode.DRY_RUN:
+        return RunReport(result.cluster, result.check, mode, _entries(planned.changes), requests=_requests(cluster))
+    done = apply.execute(planned, cluster, dry_run=options.mode is Mode.SERVER_DRY_RUN)
+    applied = {o.change.ref for o in done.outcomes}
+    entries = _entries([o.change for o in done.outcomes], {o.change.ref: o.error for o in done.outcomes})
+    entries += _entries([c for c in planned.changes if c.ref not in applied])
+    return RunReport(result.cluster, result.check, mode, entries, requests=_requests(cluster))
+
+
+def _entries(changes: Sequence[plan.Change], errors: dict[object, str] | None = None) -> list[Entry]:
+    errors = errors or {}
+    return [Entry(c.action.value, str(c.ref), c.diff, c.reason, errors.get(c.ref, "")) for c in changes]
+
+
+def _requests(cluster: object) -> int:
+    return int(getattr(cluster, "requests", 0))

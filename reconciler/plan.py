@@ -1,13 +1,35 @@
-"""The plan: desired objects against the live ones → what to create, configure, leave or prune (pure)."""
+"""The plan: desired objects against the live ones → create, configure, leave, prune or block (pure).
+
+"Unchanged" means: the live object carries the hash of exactly this desired object (so nothing was added to
+or removed from git), and every field we set is equal in the live object (so nobody edited it by hand).
+Server defaults, status, managedFields, resourceVersion, uid … are not ours and are ignored; quantities are
+compared by value (``4000m`` = ``4``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import difflib
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
+import yaml
+
+from reconciler import quantity
+from reconciler.kinds import RANK
+from reconciler.options import PruneOptions
 from reconciler.refs import ObjRef
 from reconciler.rendering import DesiredObject
+
+APPLIED = "nim-reconciler/applied"
+PRUNE = "nim-reconciler/prune"
+MODEL_PULLER_MESSAGE = (
+    "modelPuller is an immutable field. Please create a new NIMCache resource instead when you want to change "
+    "this container."
+)
 
 
 class Action(StrEnum):
@@ -15,6 +37,7 @@ class Action(StrEnum):
     CONFIGURED = "configured"
     UNCHANGED = "unchanged"
     PRUNED = "pruned"
+    SKIPPED = "skipped"
     BLOCKED = "blocked"
 
 
@@ -30,15 +53,237 @@ class Change:
 class Plan:
     changes: list[Change]
     live_known: bool
+    bodies: dict[ObjRef, dict[str, Any]] = field(default_factory=dict, compare=False)
 
     def count(self, action: Action) -> int:
         return sum(1 for c in self.changes if c.action is action)
 
+    def of(self, *actions: Action) -> list[Change]:
+        return [c for c in self.changes if c.action in actions]
+
     @property
     def pending(self) -> bool:
-        return any(c.action is not Action.UNCHANGED for c in self.changes)
+        return any(c.action in (Action.CREATED, Action.CONFIGURED, Action.PRUNED) for c in self.changes)
+
+    @property
+    def blocked(self) -> bool:
+        return any(c.action is Action.BLOCKED for c in self.changes)
 
 
 def offline(desired: Sequence[DesiredObject]) -> Plan:
     """An offline dry run (no cluster to compare with): every desired object is to be created."""
     return Plan([Change(Action.CREATED, d.ref) for d in desired], live_known=False)
+
+
+def stamped(body: dict[str, Any]) -> dict[str, Any]:
+    """The body with the ``nim-reconciler/applied`` hash of itself.
+
+    The hash leaves out that annotation and the ownerReferences: those come from the cluster (the owner's uid),
+    not from git, and are compared field by field instead.
+    """
+    meta = body["metadata"]
+    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k != APPLIED}
+    plain_meta = {k: v for k, v in meta.items() if k != "ownerReferences"}
+    plain = {**body, "metadata": {**plain_meta, "annotations": annotations}}
+    digest = hashlib.sha256(json.dumps(plain, sort_keys=True).encode()).hexdigest()[:20]
+    return {**body, "metadata": {**meta, "annotations": {**annotations, APPLIED: digest}}}
+
+
+def owned(body: dict[str, Any], owner: ObjRef | None, uids: Mapping[ObjRef, str]) -> dict[str, Any]:
+    """The body with a controller ownerReference to its custom resource (uid from the cluster, if known)."""
+    if owner is None:
+        return body
+    reference = {
+        "apiVersion": "apps.nvidia.com/v1alpha1",
+        "kind": owner.kind,
+        "name": owner.name,
+        "uid": uids.get(owner, ""),
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+    return {**body, "metadata": {**body["metadata"], "ownerReferences": [reference]}}
+
+
+def plan(
+    desired: Sequence[DesiredObject],
+    live: Mapping[ObjRef, dict[str, Any]],
+    prune: PruneOptions,
+    *,
+    failed: bool = False,
+) -> Plan:
+    """Compare, then decide what to prune. ``failed``: an earlier stage failed, so nothing may be pruned."""
+    uids = {ref: obj["metadata"].get("uid", "") for ref, obj in live.items() if ref.kind in ("NIMCache", "NIMService")}
+    changes: list[Change] = []
+    bodies: dict[ObjRef, dict[str, Any]] = {}
+    for item in desired:
+        body = stamped(owned(item.body, item.owner, uids))
+        bodies[item.ref] = body
+        changes.append(compare(item.ref, body, live.get(item.ref)))
+    wanted = {d.ref for d in desired}
+    leftover = sorted((ref for ref in live if ref not in wanted), key=lambda r: (-RANK.get(r.kind, 99), r))
+    changes += prune_changes(leftover, live, wanted, desired, prune, failed)
+    return Plan(hold(changes, desired, live), live_known=True, bodies=bodies)
+
+
+def hold(
+    changes: list[Change], desired: Sequence[DesiredObject], live: Mapping[ObjRef, dict[str, Any]]
+) -> list[Change]:
+    """A blocked object holds its whole custom resource: the resource, its other children, and its leftovers.
+
+    Applying the rest would record a spec the cluster cannot have (a PVC that did not shrink), or start a new
+    caching Job for a modelPuller that must not change.
+    """
+    owner_of = {d.ref: d.owner for d in desired}
+    blocked = {c.ref for c in changes if c.action is Action.BLOCKED and c.ref.kind in ("NIMCache", "NIMService")}
+    blocked |= {o for c in changes if c.action is Action.BLOCKED and (o := owner_of.get(c.ref)) is not None}
+    if not blocked:
+        return changes
+    out = []
+    for change in changes:
+        owner = owner_of.get(change.ref) or _live_owner(change.ref, live)
+        held = change.ref if change.ref in blocked else owner if owner in blocked else None
+        if held is not None and change.action in (Action.CREATED, Action.CONFIGURED):
+            change = Change(Action.BLOCKED, change.ref, reason=f"held: {held} has a change Kubernetes forbids")
+        elif held is not None and change.action is Action.PRUNED:
+            change = Change(Action.SKIPPED, change.ref, reason=f"kept while {held} is blocked")
+        out.append(change)
+    return out
+
+
+def _live_owner(ref: ObjRef, live: Mapping[ObjRef, dict[str, Any]]) -> ObjRef | None:
+    refs = (live.get(ref) or {}).get("metadata", {}).get("ownerReferences") or []
+    return ObjRef(refs[0]["kind"], ref.namespace, refs[0]["name"]) if refs else None
+
+
+def compare(ref: ObjRef, body: dict[str, Any], live: dict[str, Any] | None) -> Change:
+    if live is None:
+        return Change(Action.CREATED, ref, diff=_diff({}, body))
+    blocked = forbidden(ref, body, live)
+    if blocked:
+        return Change(Action.BLOCKED, ref, reason=blocked)
+    same_source = (live["metadata"].get("annotations") or {}).get(APPLIED) == body["metadata"]["annotations"][APPLIED]
+    if same_source and subset(body, live):
+        return Change(Action.UNCHANGED, ref)
+    return Change(Action.CONFIGURED, ref, diff=_diff(project(live, body), body))
+
+
+def forbidden(ref: ObjRef, body: dict[str, Any], live: dict[str, Any]) -> str:
+    """Why Kubernetes (or the operator's rules) would refuse this change, or ''."""
+    if ref.kind == "PersistentVolumeClaim":
+        return _pvc_change(body["spec"], live.get("spec") or {})
+    if ref.kind == "NIMCache":
+        for source in ("ngc", "hf", "dataStore"):
+            new = (body["spec"].get("source") or {}).get(source, {}).get("modelPuller")
+            old = ((live.get("spec") or {}).get("source") or {}).get(source, {}).get("modelPuller")
+            if new and old and new != old:
+                return f"spec.source.{source}.modelPuller: {MODEL_PULLER_MESSAGE} ({old} → {new})"
+    return ""
+
+
+def _pvc_change(new: dict[str, Any], old: dict[str, Any]) -> str:
+    wanted = quantity.try_parse(new.get("resources", {}).get("requests", {}).get("storage"))
+    current = quantity.try_parse(old.get("resources", {}).get("requests", {}).get("storage"))
+    if wanted is not None and current is not None and wanted < current:
+        return "spec.resources.requests.storage: a PVC cannot shrink (a model cache is never recreated)"
+    if new.get("storageClassName") and old.get("storageClassName") not in (None, new.get("storageClassName")):
+        return f"spec.storageClassName: a PVC's class cannot change ({old['storageClassName']})"
+    if old.get("accessModes") and new.get("accessModes") != old.get("accessModes"):
+        return f"spec.accessModes: a PVC's access mode cannot change ({', '.join(old['accessModes'])})"
+    return ""
+
+
+_LIST_KEYS = {
+    "containers": "name",
+    "initContainers": "name",
+    "env": "name",
+    "volumes": "name",
+    "volumeMounts": "mountPath",
+    "imagePullSecrets": "name",
+    "ownerReferences": "uid",
+}
+
+
+def subset(want: Any, have: Any, parent: str = "") -> bool:
+    """Every field of ``want`` is in ``have`` with an equal value (quantities by value, keyed lists by key)."""
+    if isinstance(want, dict):
+        return isinstance(have, dict) and all(k in have and subset(v, have[k], k) for k, v in want.items())
+    if isinstance(want, list):
+        if not isinstance(have, list):
+            return False
+        key = _LIST_KEYS.get(parent)
+        if key and all(isinstance(w, dict) for w in want):
+            index = {h.get(key): h for h in have if isinstance(h, dict)}
+            return all(w.get(key) in index and subset(w, index[w.get(key)]) for w in want)
+        return len(want) == len(have) and all(subset(w, h, parent) for w, h in zip(want, have, strict=True))
+    if want == have:
+        return True
+    a, b = quantity.try_parse(want), quantity.try_parse(have)
+    return a is not None and a == b and not isinstance(want, bool)
+
+
+def project(live: Any, shape: Any) -> Any:
+    """The part of ``live`` that ``shape`` sets (to show a diff of our fields only)."""
+    if isinstance(shape, dict) and isinstance(live, dict):
+        return {k: project(live[k], v) for k, v in shape.items() if k in live}
+    return live
+
+
+def _diff(old: Any, new: Any) -> str:
+    before = yaml.safe_dump(old, sort_keys=False, width=120).splitlines(keepends=True) if old else []
+    after = yaml.safe_dump(new, sort_keys=False, width=120).splitlines(keepends=True)
+    return "".join(difflib.unified_diff(before, after, "live", "desired"))
+
+
+def prune_changes(
+    leftover: Sequence[ObjRef],
+    live: Mapping[ObjRef, dict[str, Any]],
+    wanted: set[ObjRef],
+    desired: Sequence[DesiredObject],
+    options: PruneOptions,
+    failed: bool,
+) -> list[Change]:
+    """What to do with our objects that left git. Each guard names itself in the reason."""
+    if not leftover:
+        return []
+    if not options.enabled:
+        return [Change(Action.SKIPPED, r, reason="prune is off (--no-prune)") for r in leftover]
+    keep = [Change(Action.SKIPPED, r, reason=f"annotated {PRUNE}: disabled") for r in leftover if _protected(live[r])]
+    kept = {c.ref for c in keep}
+    candidates = [r for r in leftover if r not in kept]
+    guard = ""
+    if failed:
+        guard = "an earlier stage failed (validation, rendering or apply): nothing is pruned on a failed run"
+    elif not desired and not options.allow_empty:
+        guard = "the repo renders nothing: pruning everything needs --allow-empty"
+    elif len(candidates) > options.max_prune:
+        guard = f"{len(candidates)} objects would be pruned, more than --max-prune {options.max_prune}"
+    if guard:
+        return keep + [Change(Action.BLOCKED, r, reason=f"prune guard: {guard}") for r in candidates]
+    gone_owners = {r for r in candidates if r.kind in ("NIMCache", "NIMService")}
+    out = list(keep)
+    for ref in candidates:
+        reason = _keep_reason(ref, live[ref], gone_owners, wanted)
+        out.append(
+            Change(Action.BLOCKED if reason.startswith("prune guard") else Action.SKIPPED, ref, reason=reason)
+            if reason
+            else Change(Action.PRUNED, ref)
+        )
+    return out
+
+
+def _protected(obj: dict[str, Any]) -> bool:
+    return (obj["metadata"].get("annotations") or {}).get(PRUNE) == "disabled"
+
+
+def _keep_reason(ref: ObjRef, obj: dict[str, Any], gone_owners: set[ObjRef], wanted: set[ObjRef]) -> str:
+    if ref.kind == "PersistentVolumeClaim":
+        owners = [ObjRef(o["kind"], ref.namespace, o["name"]) for o in obj["metadata"].get("ownerReferences") or []]
+        if not owners or not any(o in gone_owners for o in owners):
+            names = ", ".join(str(o) for o in owners) or "no owner"
+            return (
+                f"prune guard: a PVC (model cache) is deleted only when its NIMCache leaves git ({names} still "
+                "wanted); a changed render never deletes one"
+            )
+    if ref.kind == "Job" and (obj.get("status") or {}).get("active"):
+        return "still running: pruned once it has finished"
+    return ""

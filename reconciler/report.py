@@ -122,60 +122,121 @@ def render_check(check: Check, fmt: Format) -> str:
 
 
 @dataclass(frozen=True)
-class DryRun:
-    """What a dry run found: the check of the manifests, and the plan when they were valid."""
+class Entry:
+    """One object in a run's report: what happened (or would), with its diff, reason or error."""
+
+    action: str
+    ref: str
+    diff: str = ""
+    reason: str = ""
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What a reconcile run found and did."""
 
     cluster: str
     check: Check
-    changes: Sequence[tuple[str, str]]  # (action, Kind/namespace/name) in apply order
-    counts: dict[str, int]
+    mode: str  # "offline", "dry-run", "server-dry-run" or "apply"
+    entries: Sequence[Entry] = ()
+    errors: Sequence[str] = ()
+    requests: int = 0
+
+    def count(self, action: str) -> int:
+        return sum(1 for e in self.entries if e.action == action and not e.error)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.check.errors or self.errors or any(e.error for e in self.entries))
+
+    @property
+    def blocked(self) -> bool:
+        return any(e.action == "blocked" for e in self.entries)
 
     @property
     def pending(self) -> bool:
-        return any(action != "unchanged" for action, _ in self.changes)
+        return any(e.action in ("created", "configured", "pruned") for e in self.entries)
 
 
-def plan_summary(run: DryRun) -> str:
-    c = run.counts
-    return (
-        f"Plan for cluster {run.cluster}: {c.get('created', 0)} to create, {c.get('configured', 0)} to configure, "
-        f"{c.get('pruned', 0)} to prune, {c.get('unchanged', 0)} unchanged (offline: no cluster compared)"
-    )
+ACTIONS = ("created", "configured", "pruned", "unchanged", "skipped", "blocked")
 
 
-def dry_run_text(run: DryRun) -> str:
+def run_summary(run: RunReport) -> str:
+    counts = {a: run.count(a) for a in ACTIONS}
+    failed = sum(1 for e in run.entries if e.error)
+    if run.mode == "apply":
+        head = f"Applied to cluster {run.cluster}: "
+        body = ", ".join(f"{counts[a]} {a}" for a in ACTIONS) + f", {failed} failed"
+    else:
+        head = f"Plan for cluster {run.cluster}: "
+        body = (
+            f"{counts['created']} to create, {counts['configured']} to configure, {counts['pruned']} to prune, "
+            f"{counts['unchanged']} unchanged, {counts['skipped']} skipped, {counts['blocked']} blocked"
+        )
+    tail = {"offline": " (offline: no cluster compared)", "server-dry-run": " (server dry run)"}.get(run.mode, "")
+    return head + body + tail
+
+
+def run_text(run: RunReport) -> str:
     lines = [problem_line(p) for p in run.check.problems]
     if run.check.errors:
         lines.append(summary_line(run.check))
         return "\n".join(lines) + "\n"
-    lines += [f"► {ref} {action}" for action, ref in run.changes]
-    lines.append(plan_summary(run))
+    for entry in run.entries:
+        if entry.action == "unchanged" and not entry.error:
+            continue
+        detail = f" ({entry.error or entry.reason})" if entry.error or entry.reason else ""
+        lines.append(f"► {entry.ref} {'failed' if entry.error else entry.action}{detail}")
+        if entry.diff and run.mode != "apply" and entry.action == "configured":
+            lines += ["  " + line for line in entry.diff.rstrip("\n").splitlines()]
+    lines += [f"error: {e}" for e in run.errors]
+    lines.append(run_summary(run))
     return "\n".join(lines) + "\n"
 
 
-def dry_run_json(run: DryRun) -> str:
+def run_json(run: RunReport) -> str:
     body = {
         "cluster": run.cluster,
+        "mode": run.mode,
         "valid": run.check.ok,
         "problems": [problem_dict(p) for p in run.check.problems],
-        "changes": [{"action": a, "object": ref} for a, ref in run.changes],
-        "summary": run.counts,
+        "changes": [
+            {
+                "action": e.action,
+                "object": e.ref,
+                **({"diff": e.diff} if e.diff else {}),
+                **({"reason": e.reason} if e.reason else {}),
+                **({"error": e.error} if e.error else {}),
+            }
+            for e in run.entries
+        ],
+        "errors": list(run.errors),
+        "summary": {a: run.count(a) for a in ACTIONS},
+        "requests": run.requests,
     }
     return json.dumps(body, indent=2) + "\n"
 
 
-def dry_run_github(run: DryRun) -> str:
+def run_github(run: RunReport) -> str:
     lines = [github_annotation(p) for p in run.check.problems]
-    lines.append(plan_summary(run) if not run.check.errors else summary_line(run.check))
+    lines += [f"::error title={_escape_property(e.ref)}::{_escape_data(e.error)}" for e in run.entries if e.error]
+    lines += [
+        f"::warning title={_escape_property(e.ref)}::{_escape_data(e.reason)}"
+        for e in run.entries
+        if e.action == "blocked"
+    ]
+    lines += [f"::error::{_escape_data(e)}" for e in run.errors]
+    lines.append(run_summary(run) if not run.check.errors else summary_line(run.check))
     return "\n".join(lines) + "\n"
 
 
-def render_dry_run(run: DryRun, fmt: Format) -> str:
+def render_run(run: RunReport, fmt: Format) -> str:
     if fmt is Format.JSON:
-        return dry_run_json(run)
+        return run_json(run)
     if fmt is Format.GITHUB:
-        return dry_run_github(run)
-    return dry_run_text(run)
+        return run_github(run)
+    return run_text(run)
 
 
 def objects_yaml(bodies: Sequence[dict[str, object]]) -> str:

@@ -79,6 +79,11 @@ def check_document(doc: Document) -> list[Problem]:
     return problems
 
 
+def load_schemas() -> dict[str, Any]:
+    """Every schema file by name (read once)."""
+    return _schemas()
+
+
 @cache
 def _schemas() -> dict[str, Any]:
     root = data_dir("schemas")

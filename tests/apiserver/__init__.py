@@ -82,14 +82,16 @@ def parse_selector(text: str) -> Callable[[dict[str, str]], bool]:
             continue
         if m := re.fullmatch(r"(\S+)\s+(in|notin)\s+\(([^)]*)\)", part):
             key, op, values = m.group(1), m.group(2), {v.strip() for v in m.group(3).split(",")}
-            tests.append(lambda l, k=key, o=op, v=values: (l.get(k) in v) == (o == "in") and (o == "notin" or k in l))
+            tests.append(
+                lambda lb, k=key, o=op, v=values: (lb.get(k) in v) == (o == "in") and (o == "notin" or k in lb)
+            )
         elif m := re.fullmatch(r"(\S+?)\s*(==|!=|=)\s*(\S*)", part):
             key, op, value = m.groups()
-            tests.append(lambda l, k=key, o=op, v=value: (l.get(k) == v) == (o != "!="))
+            tests.append(lambda lb, k=key, o=op, v=value: (lb.get(k) == v) == (o != "!="))
         elif part.startswith("!"):
-            tests.append(lambda l, k=part[1:]: k not in l)
+            tests.append(lambda lb, k=part[1:]: k not in lb)
         else:
-            tests.append(lambda l, k=part: k in l)
+            tests.append(lambda lb, k=part: k in lb)
     return lambda labels: all(t(labels) for t in tests)
 
 
@@ -157,6 +159,9 @@ class ApiServer:
     def _route(
         self, method: str, path: str, query: dict[str, str], content_type: str, body: bytes
     ) -> tuple[int, dict[str, Any]]:
+        if path == "/debug/requests":  # for benchmarks in another process: what this server has seen
+            writes = sum(1 for r in self.requests if r.write)
+            return 200, {"total": len(self.requests), "writes": writes}
         if path == "/version":
             return 200, {"major": "1", "minor": "33", "gitVersion": "v1.33.0-nim-reconciler-test"}
         if path in ("/api", "/apis") or re.fullmatch(r"/api/v1|/apis/[^/]+/[^/]+", path):
@@ -302,7 +307,10 @@ def _handler(api: ApiServer) -> type[BaseHTTPRequestHandler]:
             else:
                 code, payload, extra = api.handle(self.command, self.path, self.headers, body)
             query = {k: v[-1] for k, v in parse_qs(split.query).items()}
-            api.requests.append(Request(self.command, split.path, query, self.headers.get("Content-Type", ""), code))
+            if split.path != "/debug/requests":
+                api.requests.append(
+                    Request(self.command, split.path, query, self.headers.get("Content-Type", ""), code)
+                )
             data = json.dumps(payload).encode()
             self.send_response(code)
             self.send_header("Content-Type", "application/json")

@@ -85,11 +85,14 @@ class Store:
         self.owners: dict[tuple[str, str, str], dict[str, set[fields.Path]]] = {}
         self.version = 1000
         self.ips = 10
+        self._served: list[Resource] | None = None  # discovery, recomputed when a CRD changes
 
     # --- resources ---------------------------------------------------------------------------------------------
 
     def resources(self) -> list[Resource]:
         """Built-in kinds, plus each custom resource while its CRD exists (like the real discovery)."""
+        if self._served is not None:
+            return self._served
         out = list(BUILTIN)
         for (plural, _, _), crd in list(self.objects.items()):
             if plural != "customresourcedefinitions":
@@ -331,10 +334,14 @@ class Store:
         ]
         self.objects[key] = obj
         self.owners[key] = owners
+        if key[0] == "customresourcedefinitions":
+            self._served = None
         return copy.deepcopy(obj)
 
     def _remove(self, key: tuple[str, str, str], uid: str, policy: str) -> None:
         self.objects.pop(key, None)
+        if key[0] == "customresourcedefinitions":
+            self._served = None
         self.owners.pop(key, None)
         for other_key, other in list(self.objects.items()):
             refs = other["metadata"].get("ownerReferences") or []

@@ -1,0 +1,46 @@
+"""Options of a run, built by the CLI and handed down as values (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class PruneOptions:
+    enabled: bool = True
+    max_prune: int = 25
+    allow_empty: bool = False
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """How to reach the cluster. Nothing below the CLI reads the environment: the CLI resolves KUBECONFIG."""
+
+    kubeconfig: tuple[str, ...] = ()
+    context: str | None = None
+    in_cluster: bool = False
+    timeout: float = 30.0
+    attempts: int = 6
+    backoff: float = 0.25
+    max_wait: float = 60.0
+
+
+class Mode(StrEnum):
+    APPLY = "apply"
+    DRY_RUN = "client"  # compare with the cluster (or nothing, offline) and change nothing
+    SERVER_DRY_RUN = "server"  # also send every write with dryRun=All
+
+
+@dataclass(frozen=True)
+class Options:
+    """What a run works on."""
+
+    repo: Path = Path(".")
+    cluster: str | None = None
+    templates: Path | None = None
+    strict: bool = False
+    mode: Mode = Mode.DRY_RUN
+    prune: PruneOptions = field(default_factory=PruneOptions)
+    kube: ClusterConfig | None = None  # None: no cluster configured (an offline dry run)

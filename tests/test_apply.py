@@ -1,0 +1,433 @@
+"""apply.py, plan.py and kube.py end to end: `reconcile` against the API test server, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from reconciler.cli import main
+
+from .apiserver import ApiServer, Fault
+from .conftest import REPO
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[ApiServer]:
+    with ApiServer(tmp_path) as server:
+        yield server
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    target = tmp_path / "repo"
+    shutil.copytree(REPO / "clusters", target / "clusters")
+    return target
+
+
+def run(api: ApiServer, repo: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["--repo", str(repo), "--kubeconfig", str(api.kubeconfig), *args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.output
+
+
+def install(api: ApiServer) -> None:
+    result = CliRunner().invoke(main, ["install-crds", "--kubeconfig", str(api.kubeconfig)])
+    assert result.exit_code == 0, result.output
+
+
+def live(api: ApiServer, kind: str, namespace: str | None = None) -> dict[str, dict[str, Any]]:
+    """Objects of a kind by name (in one namespace when given)."""
+    return {k[2]: v for k, v in api.store.objects.items() if v["kind"] == kind and namespace in (None, k[1])}
+
+
+def edit(repo: Path, name: str, change: Any) -> None:
+    path = next(repo.rglob(name))
+    docs = list(yaml.safe_load_all(path.read_text()))
+    change(docs)
+    path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+
+
+def test_install_crds_then_first_apply_creates_everything_with_owner_references(api: ApiServer, repo: Path) -> None:
+    install(api)
+    crd = live(api, "CustomResourceDefinition")["nimcaches.apps.nvidia.com"]
+    assert crd["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "nim-reconciler"
+    code, out = run(api, repo)
+    assert code == 0, out
+    assert "Applied to cluster demo: 32 created" in out
+    cache = live(api, "NIMCache", "nim-service")["meta-llama-3-2-1b-instruct"]
+    pvc = next(
+        v
+        for k, v in api.store.objects.items()
+        if k == ("persistentvolumeclaims", "nim-service", "meta-llama-3-2-1b-instruct-pvc")
+    )
+    assert pvc["metadata"]["ownerReferences"][0] == {
+        "apiVersion": "apps.nvidia.com/v1alpha1",
+        "kind": "NIMCache",
+        "name": "meta-llama-3-2-1b-instruct",
+        "uid": cache["metadata"]["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+    deployment = next(v for v in live(api, "Deployment").values() if v["metadata"]["namespace"] == "nemoguard")
+    assert deployment["metadata"]["ownerReferences"][0]["kind"] == "NIMService"
+    assert all(
+        r.query.get("fieldManager") == "nim-reconciler" and r.query.get("force") == "true"
+        for r in api.writes()
+        if r.method == "PATCH"
+    )
+
+
+def test_second_run_makes_no_write_and_reports_no_change(api: ApiServer, repo: Path) -> None:
+    install(api)
+    run(api, repo)
+    before = len(api.requests)
+    code, out = run(api, repo)
+    assert code == 0 and "0 created, 0 configured, 0 pruned, 32 unchanged" in out
+    second = api.requests[before:]
+    assert [r for r in second if r.write] == []
+    assert len(second) <= 20  # CRD checks + one LIST per kind, whatever the number of objects
+    lists = [r for r in second if r.method == "GET" and "labelSelector" in r.query]
+    assert len(lists) == 12 and all("nim-reconciler/cluster=demo" in r.query["labelSelector"] for r in lists)
+    code, out = run(api, repo, "--dry-run")
+    assert code == 0 and "0 to create, 0 to configure, 0 to prune, 32 unchanged" in out
+
+
+def test_a_field_edited_by_hand_is_restored(api: ApiServer, repo: Path) -> None:
+    install(api)
+    run(api, repo)
+    res = api.store.resource("apps", "v1", "deployments")
+    assert res is not None
+    api.store.merge_patch(res, "nemoguard", "content-safety", {"spec": {"replicas": 5}}, "kubectl-edit", False)
+    code, out = run(api, repo, "--dry-run")
+    assert code == 1 and "► Deployment/nemoguard/content-safety configured" in out
+    assert "-  replicas: 5" in out and "+  replicas: 1" in out
+    code, out = run(api, repo)
+    assert code == 0 and "1 configured" in out
+    assert live(api, "Deployment")["content-safety"]["spec"]["replicas"] == 1
+
+
+def test_a_changed_manifest_updates_only_the_objects_it_affects(api: ApiServer, repo: Path) -> None:
+    install(api)
+    run(api, repo)
+    edit(repo, "content-safety.yaml", lambda d: d[1]["spec"]["env"].append({"name": "NIM_LOG_LEVEL", "value": "DEBUG"}))
+    before = len(api.requests)
+    code, out = run(api, repo)
+    assert code == 0, out
+    written = sorted(
+        r.path.rsplit("/", 2)[-2] + "/" + r.path.rsplit("/", 1)[-1] for r in api.requests[before:] if r.write
+    )
+    assert written == ["deployments/content-safety", "nimservices/content-safety"]
+    env = live(api, "Deployment")["content-safety"]["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "NIM_LOG_LEVEL", "value": "DEBUG"} in env
+
+
+def test_a_removed_env_var_is_removed_from_the_cluster(api: ApiServer, repo: Path) -> None:
+    install(api)
+    run(api, repo)
+    edit(repo, "content-safety.yaml", lambda d: d[1]["spec"]["env"].pop(1))
+    assert run(api, repo)[0] == 0
+    env = live(api, "Deployment")["content-safety"]["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert "NIM_SERVED_MODEL_NAME" not in {e["name"] for e in env}
+
+
+def test_a_removed_manifest_prunes_its_objects_but_nothing_else(api: ApiServer, repo: Path) -> None:
+    install(api)
+    run(api, repo)
+    next(repo.rglob("content-safety.yaml")).unlink()
+    code, out = run(api, repo)
+    assert code == 0, out
+    assert "► NIMCache/nemoguard/content-safety-cache pruned" in out
+    assert "► PersistentVolumeClaim/nemoguard/content-safety-cache-pvc pruned" in out
+    assert not [k for k in api.store.objects if k[1] == "nemoguard"]
+    assert len([k for k in api.store.objects if k[0] == "nimcaches"]) == 7
+    deletes = [r for r in api.requests if r.method == "DELETE"]
+    assert {r.query["propagationPolicy"] for r in deletes if "/nimcaches/" in r.path or "/nimservices/" in r.path} == {
+        "Orphan"
+    }
+
+
+def test_prune_guard_failed_validation_prunes_nothing(api: ApiServer, repo: Path) -> None:
+    install(api)
+    run(api, repo)
+    next(repo.rglob("content-safety.yaml")).unlink()
+    edit(repo, "deepseek-r1-nimcache.yaml", lambda d: d[0]["spec"]["storage"]["pvc"].update(size="lots"))
+    before = len(api.requests)
+    code, out = run(api, repo)
+    assert code == 2 and "spec.storage.pvc.size" in out
+    assert api.requests[before:] == []  # invalid input: the cluster is not even contacted
+
+
+def test_prune_guard_a_failed_apply_prunes_nothing(api: ApiServer, repo: Path) -> None:
+    install(api)
+    run(api, repo)
+    next(repo.rglob("content-safety.yaml")).unlink()
+    edit(repo, "deepseek-r1-nimcache.yaml", lambda d: d[0]["spec"].update(userID=5))
+    api.faults.add(Fault(method="PATCH", path="nimcaches/deepseek", status=422, times=1))
+    code, out = run(api, repo)
+    assert code == 2
+    assert "NIMCache/nim-service/deepseek-r1-nimcache failed" in out
+    assert "prune guard: an apply failed" in out
+    assert [r for r in api.requests if r.method == "DELETE"] == []
+
+
+def test_prune_guard_empty_render_needs_allow_empty(api: ApiServer, repo: Path) -> None:
+    install(api)
+    run(api, repo)
+    for path in (repo / "clusters" / "demo").rglob("*.yaml"):
+        path.unlink()
+    code, out = run(api, repo, "--max-prune", "100")
+    assert code == 3 and "the repo renders nothing: pruning everything needs --allow-empty" in out
+    assert [r for r in api.requests if r.method == "DELETE"] == []
+    code, out = run(api, repo, "--max-prune", "100", "--allow-empty")
+    assert code == 0 and len(live(api, "NIMCache")) == 0
+
+
+def test_prune_guard_max_prune(api: ApiServer, repo: Path) -> None:
+    install(api)
+    run(api, repo)
+    next(repo.rglob("content-safety.yaml")).unlink()
+    code, out = run(api, repo, "--max-prune", "3")
+    assert code == 3 and "more than --max-prune 3" in out
+    assert [r for r in api.requests if r.method == "DELETE"] == []
+
+
+def test_prune_guard_pvc_only_when_its_nimcache_left_git(api: ApiServer, repo: Path) -> None:
+    install(api)
+    run(api, repo)
+    edit(repo, "deepseek-r1-nimcache.yaml", lambda d: d[0]["spec"]["storage"]["pvc"].update(name="deepseek-v2"))
+    code, out = run(api, repo)
+    assert code == 3
+    assert "PersistentVolumeClaim/nim-service/deepseek-r1-nimcache-pvc blocked (prune guard: a PVC" in out
+    assert ("persistentvolumeclaims", "nim-service", "deepseek-r1-nimcache-pvc") in api.store.objects
+    assert ("persistentvolumeclaims", "nim-service", "deepseek-v2") in api.store.objects
+
+
+def test_prune_disabled_annotation_keeps_an_object(api: ApiServer, repo: Path) -> None:
+    install(api)
+    run(api, repo)
+    res = api.store.resource("", "v1", "persistentvolumeclaims")
+    assert res is not None
+    api.store.merge_patch(
+        res,
+        "nemoguard",
+        "content-safety-cache-pvc",
+        {"metadata": {"annotations": {"nim-reconciler/prune": "disabled"}}},
+        "kubectl",
+        False,
+    )
+    next(repo.rglob("content-safety.yaml")).unlink()
+    code, out = run(api, repo)
+    assert code == 0, out
+    assert "content-safety-cache-pvc skipped (annotated nim-reconciler/prune: disabled)" in out
+    assert ("persistentvolumeclaims", "nemoguard", "content-safety-cache-pvc") in api.store.objects
+    assert ("nimcaches", "nemoguard", "content-safety-cache") not in api.store.objects
+
+
+def test_no_prune_leaves_everything(api: ApiServer, repo: Path) -> None:
+    install(api)
+    run(api, repo)
+    next(repo.rglob("content-safety.yaml")).unlink()
+    code, out = run(api, repo, "--no-prune")
+    assert code == 0 and "skipped (prune is off (--no-prune))" in out
+    assert [r for r in api.requests if r.method == "DELETE"] == []
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d[0]["spec"]["storage"]["pvc"].update(size="10Gi"), "a PVC cannot shrink"),
+        (
+            lambda d: d[0]["spec"]["storage"]["pvc"].update(volumeAccessMode="ReadWriteOnce"),
+            "a PVC's access mode cannot change",
+        ),
+        (lambda d: d[0]["spec"]["storage"]["pvc"].update(storageClass="other"), "a PVC's class cannot change"),
+        (
+            lambda d: d[0]["spec"]["source"]["ngc"].update(modelPuller="nvcr.io/nim/deepseek-ai/deepseek-r1:1.8.0"),
+            "modelPuller is an immutable field. Please create a new NIMCache resource instead",
+        ),
+    ],
+)
+def test_forbidden_changes_are_blocked_with_their_message(
+    api: ApiServer, repo: Path, change: Any, message: str
+) -> None:
+    install(api)
+    edit(repo, "deepseek-r1-nimcache.yaml", lambda d: d[0]["spec"]["storage"]["pvc"].update(storageClass="fast"))
+    run(api, repo)
+    edit(repo, "deepseek-r1-nimcache.yaml", change)
+    before = len(api.writes())
+    code, out = run(api, repo)
+    assert code == 3 and message in out
+    assert not [
+        r
+        for r in api.writes()[before:]
+        if "deepseek-r1-nimcache" in r.path
+        and r.method == "PATCH"
+        and ("persistentvolumeclaims" in r.path or "nimcaches" in r.path)
+    ]
+
+
+def test_a_spec_change_makes_a_new_job_and_prunes_the_old_one_once_finished(api: ApiServer, repo: Path) -> None:
+    install(api)
+    run(api, repo)
+    old = {k for k in live(api, "Job") if k.startswith("deepseek-r1-nimcache-job-")}
+    res = api.store.resource("batch", "v1", "jobs")
+    assert res is not None
+    (old_name,) = old
+    api.store.apply(
+        res,
+        "nim-service",
+        old_name,
+        {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": old_name, "namespace": "nim-service"},
+            "status": {"active": 1},
+        },
+        "job-controller",
+        True,
+        False,
+        "status",
+    )
+    edit(repo, "deepseek-r1-nimcache.yaml", lambda d: d[0]["spec"].update(resources={"cpu": "2"}))
+    code, out = run(api, repo)
+    assert code == 0, out
+    jobs = {k for k in live(api, "Job") if k.startswith("deepseek-r1-nimcache-job-")}
+    assert old_name in jobs and len(jobs) == 2
+    assert f"Job/nim-service/{old_name} skipped (still running" in out
+    assert not [r for r in api.requests if r.method == "PATCH" and r.path.endswith(old_name) and r.status >= 400]
+    api.store.apply(
+        res,
+        "nim-service",
+        old_name,
+        {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": old_name, "namespace": "nim-service"},
+            "status": {"active": 0, "succeeded": 1},
+        },
+        "job-controller",
+        True,
+        False,
+        "status",
+    )
+    code, out = run(api, repo)
+    assert code == 0 and f"► Job/nim-service/{old_name} pruned" in out
+
+
+def test_transient_failures_are_retried_and_the_run_converges(api: ApiServer, repo: Path) -> None:
+    install(api)
+    api.faults.add(Fault(method="PATCH", status=503, times=3))
+    api.faults.add(Fault(method="GET", status=429, retry_after=0, times=2))
+    api.faults.add(Fault(method="PATCH", drop=True, times=2))
+    code, out = run(api, repo)
+    assert code == 0, out
+    assert "32 created" in out
+    assert run(api, repo)[0] == 0
+
+
+def test_unreachable_server_is_a_clear_error(tmp_path: Path, repo: Path) -> None:
+    config = tmp_path / "kubeconfig"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "x",
+                "clusters": [{"name": "x", "cluster": {"server": "http://127.0.0.1:9"}}],
+                "users": [{"name": "x", "user": {"token": "t"}}],
+                "contexts": [{"name": "x", "context": {"cluster": "x", "user": "x"}}],
+            }
+        )
+    )
+    result = CliRunner().invoke(main, ["--repo", str(repo), "--kubeconfig", str(config), "--dry-run"])
+    assert result.exit_code == 2 and "cannot reach the API server" in result.output
+
+
+def test_missing_crds_say_how_to_install_them(api: ApiServer, repo: Path) -> None:
+    code, out = run(api, repo)
+    assert code == 2 and "reconcile install-crds" in out
+    assert api.writes() == []
+
+
+def test_crds_of_the_nvidia_operator_are_refused(api: ApiServer, repo: Path) -> None:
+    install(api)
+    res = api.store.resource("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+    assert res is not None
+    for name in ("nimcaches.apps.nvidia.com", "nimservices.apps.nvidia.com"):
+        api.store.merge_patch(
+            res, "", name, {"metadata": {"labels": {"app.kubernetes.io/managed-by": None}}}, "helm", False
+        )
+    code, out = run(api, repo)
+    assert code == 2 and "not installed by nim-reconciler" in out and "fight" in out
+    assert [r for r in api.writes() if "crd" not in r.path and "customresource" not in r.path] == []
+
+
+def test_dry_run_against_the_cluster_changes_nothing_and_server_dry_run_sends_dry_run_all(
+    api: ApiServer, repo: Path
+) -> None:
+    install(api)
+    before = len(api.writes())
+    code, out = run(api, repo, "--dry-run")
+    assert code == 1 and "32 to create" in out and "offline" not in out
+    assert len(api.writes()) == before
+    code, out = run(api, repo, "--dry-run=server")
+    assert code == 1
+    patches = api.writes()[before:]
+    assert patches and all(r.query.get("dryRun") == "All" for r in patches)
+    assert live(api, "NIMCache") == {}
+
+
+def test_json_output_and_no_secret_value_anywhere(api: ApiServer, repo: Path) -> None:
+    install(api)
+    secrets = api.store.resource("", "v1", "secrets")
+    assert secrets is not None
+    api.store.create(
+        secrets,
+        "nim-service",
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "ngc-api-secret"},
+            "stringData": {"NGC_API_KEY": "nvapi-SECRET-VALUE"},
+        },
+        "user",
+        False,
+    )
+    code, out = run(api, repo, "-o", "json")
+    body = json.loads(out)
+    assert code == 0 and body["summary"]["created"] == 32 and body["mode"] == "apply"
+    assert "nvapi-SECRET-VALUE" not in out
+    assert not [r for r in api.requests if "/secrets" in r.path]
+
+
+def test_a_409_from_the_server_is_reported_with_the_object(api: ApiServer, repo: Path) -> None:
+    install(api)
+    api.faults.add(Fault(method="PATCH", path="deployments/content-safety", status=409, times=1))
+    code, out = run(api, repo)
+    assert code == 2
+    assert "► Deployment/nemoguard/content-safety failed (Deployment/nemoguard/content-safety: injected fault (409))" \
+        in out
+
+
+def test_kubeconfig_list_from_the_environment_is_merged_and_context_is_honoured(
+    api: ApiServer, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install(api)
+    other = tmp_path / "other-kubeconfig"
+    other.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "elsewhere",
+        "clusters": [{"name": "elsewhere", "cluster": {"server": "http://127.0.0.1:9"}}],
+        "users": [{"name": "elsewhere", "user": {"token": "t"}}],
+        "contexts": [{"name": "elsewhere", "context": {"cluster": "elsewhere", "user": "elsewhere"}}]}))
+    monkeypatch.setenv("KUBECONFIG", f"{other}:{api.kubeconfig}")
+    result = CliRunner().invoke(main, ["--repo", str(repo), "--context", "test", "--dry-run"])
+    assert result.exit_code == 1 and "32 to create" in result.output
+    result = CliRunner().invoke(main, ["--repo", str(repo), "--context", "elsewhere", "--dry-run"])
+    assert result.exit_code == 2 and "cannot reach the API server" in result.output

@@ -1,0 +1,84 @@
+"""crds.py: the generated CRDs are structural (what a real API server accepts) and in sync with deploy/crds/."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from reconciler import crds
+
+from .apiserver import ApiServer
+from .conftest import REPO
+
+FORBIDDEN = {"$ref", "$defs", "$schema", "$id", "const", "oneOf", "default"}
+
+
+def structural_problems(node: Any, path: str = "") -> list[str]:
+    """The structural-schema rules of apiextensions.k8s.io/v1 that our generator must meet."""
+    problems = [f"{path}: {key} is not allowed" for key in FORBIDDEN & set(node)]
+    typed = "type" in node or node.get("x-kubernetes-int-or-string") or node.get("x-kubernetes-preserve-unknown-fields")
+    if not typed:
+        problems.append(f"{path}: no type")
+    if node.get("additionalProperties") is False:
+        problems.append(f"{path}: additionalProperties: false")
+    if "properties" in node and "additionalProperties" in node:
+        problems.append(f"{path}: properties and additionalProperties together")
+    if node.get("x-kubernetes-list-type") == "map":
+        item = node["items"]
+        missing = [k for k in node["x-kubernetes-list-map-keys"] if k not in item.get("required", [])]
+        problems += [f"{path}: list-map key {k} is not required in its items" for k in missing]
+    for key, child in (node.get("properties") or {}).items():
+        problems += structural_problems(child, f"{path}.{key}")
+    for key in ("items", "additionalProperties"):
+        if isinstance(node.get(key), dict):
+            problems += structural_problems(node[key], f"{path}[{key}]")
+    return problems
+
+
+@pytest.mark.parametrize("crd", crds.definitions(), ids=lambda c: c["metadata"]["name"])
+def test_generated_crd_is_structural(crd: dict[str, Any]) -> None:
+    version = crd["spec"]["versions"][0]
+    assert structural_problems(version["schema"]["openAPIV3Schema"]) == []
+    assert version["subresources"] == {"status": {}}
+    columns = [c["name"] for c in version["additionalPrinterColumns"]]
+    assert columns[0] == "Status" and columns[-1] == "Age"
+    assert crd["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "nim-reconciler"
+
+
+def test_structural_check_itself_catches_mistakes() -> None:
+    bad = {"type": "object", "properties": {"a": {"$ref": "#/x"}, "b": {"additionalProperties": False}}}
+    assert len(structural_problems(bad)) >= 3
+
+
+def test_nimcache_crd_has_the_operator_printer_columns() -> None:
+    nimcache = next(c for c in crds.definitions() if c["spec"]["names"]["kind"] == "NIMCache")
+    columns = nimcache["spec"]["versions"][0]["additionalPrinterColumns"]
+    assert [(c["name"], c["jsonPath"]) for c in columns] == [
+        ("Status", ".status.state"),
+        ("PVC", ".status.pvc"),
+        ("Age", ".metadata.creationTimestamp"),
+    ]
+
+
+def test_deploy_crds_are_in_sync_with_the_schemas() -> None:
+    for crd in crds.definitions():
+        path = REPO / "deploy" / "crds" / f"{crd['metadata']['name']}.yaml"
+        assert yaml.safe_load(path.read_text()) == crd, f"{path} is stale: run python scripts/gen_crds.py"
+
+
+def test_quantities_become_int_or_string_and_env_a_list_map() -> None:
+    nimservice = next(c for c in crds.definitions() if c["spec"]["names"]["kind"] == "NIMService")
+    spec = nimservice["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+    assert spec["storage"]["properties"]["sharedMemorySizeLimit"]["x-kubernetes-int-or-string"] is True
+    assert spec["env"]["x-kubernetes-list-type"] == "map" and spec["env"]["x-kubernetes-list-map-keys"] == ["name"]
+
+
+def test_custom_resources_are_served_once_the_crds_are_applied() -> None:
+    with ApiServer() as api:
+        crd_res = api.store.resource("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+        assert crd_res is not None and api.store.resource("apps.nvidia.com", "v1alpha1", "nimcaches") is None
+        for crd in crds.definitions():
+            api.store.apply(crd_res, "", crd["metadata"]["name"], crd, "nim-reconciler", True, False)
+        assert api.store.resource("apps.nvidia.com", "v1alpha1", "nimcaches") is not None
