@@ -30,7 +30,8 @@ from reconciler.options import ClusterConfig, Mode, Options
 def serve(folder: str, ready: multiprocessing.synchronize.Event) -> None:  # type: ignore[name-defined]
     from tests.apiserver import ApiServer
 
-    with ApiServer(Path(folder)):
+    namespaces = ("bench", *(f"team-{i:02d}" for i in range(20)))  # the generator's namespaces
+    with ApiServer(Path(folder), namespaces=namespaces):
         ready.set()
         while True:
             time.sleep(3600)

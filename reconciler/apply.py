@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from reconciler.errors import ClusterError
-from reconciler.kinds import BY_KIND, CRD, FOREIGN_CRDS, ORDER, OUR_CRDS, Kind
+from reconciler.kinds import BY_KIND, CRD, FOREIGN_CRDS, NAMESPACE, ORDER, OUR_CRDS, Kind
 from reconciler.plan import Action, Change, Plan
 from reconciler.refs import ObjRef
 
@@ -54,8 +54,8 @@ def selector(cluster: str) -> str:
     return f"app.kubernetes.io/managed-by=nim-reconciler,nim-reconciler/cluster={cluster}"
 
 
-def preflight(api: ClusterApi, kinds: set[str]) -> list[str]:
-    """Problems that stop a run before anything is read: missing CRDs, or CRDs that are not ours."""
+def preflight(api: ClusterApi, kinds: set[str], namespaces: set[str]) -> list[str]:
+    """Problems that stop a run before anything is written: missing CRDs or namespaces, CRDs that are not ours."""
     problems = []
     for kind, name in OUR_CRDS.items():
         crd = api.get(CRD, "", name)
@@ -75,6 +75,11 @@ def preflight(api: ClusterApi, kinds: set[str]) -> list[str]:
             problems.append(
                 f"{kind} objects need the CustomResourceDefinition {FOREIGN_CRDS[kind]}, which is not installed"
             )
+    existing = {n["metadata"]["name"] for n in api.list(NAMESPACE, "")}
+    problems += [
+        f"namespace {ns} does not exist: create it first (nim-reconciler does not manage namespaces)"
+        for ns in sorted(namespaces - existing)
+    ]
     return problems
 
 

@@ -38,6 +38,7 @@ ORDER: tuple[Kind, ...] = (
 )
 BY_KIND = {k.kind: k for k in ORDER}
 RANK = {k.kind: i for i, k in enumerate(ORDER)}
+NAMESPACE = Kind("Namespace", "v1", "namespaces", namespaced=False)
 CRD = Kind("CustomResourceDefinition", "apiextensions.k8s.io/v1", "customresourcedefinitions", namespaced=False)
 # Kinds served by CRDs of other projects: their CRDs must exist before we can apply them.
 FOREIGN_CRDS = {

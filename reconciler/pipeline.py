@@ -65,7 +65,7 @@ def reconcile(options: Options) -> RunReport:
 
 def _against(cluster: apply.ClusterApi, options: Options, result: Render) -> RunReport:
     mode = {Mode.APPLY: "apply", Mode.DRY_RUN: "dry-run", Mode.SERVER_DRY_RUN: "server-dry-run"}[options.mode]
-    problems = apply.preflight(cluster, {o.ref.kind for o in result.objects})
+    problems = apply.preflight(cluster, {o.ref.kind for o in result.objects}, {o.ref.namespace for o in result.objects})
     if problems:
         return RunReport(result.cluster, result.check, mode, errors=problems, requests=_requests(cluster))
     live = apply.observe(cluster, result.cluster)

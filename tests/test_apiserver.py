@@ -22,7 +22,7 @@ from .apiserver.admission import canonical_quantity
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[ApiServer]:
-    with ApiServer(tmp_path) as server:
+    with ApiServer(tmp_path, namespaces=("nim",)) as server:
         yield server
 
 
@@ -227,6 +227,15 @@ def test_pvc_spec_is_immutable_except_growing_storage(dyn: DynamicClient) -> Non
     with pytest.raises(ApiException) as mode:
         apply(dyn, changed)
     assert mode.value.status == 422 and "immutable" in mode.value.body
+
+
+def test_objects_need_their_namespace_to_exist(dyn: DynamicClient) -> None:
+    missing = pvc()
+    missing["metadata"]["namespace"] = "nowhere"
+    res = dyn.resources.get(api_version="v1", kind="PersistentVolumeClaim")
+    with pytest.raises(ApiException) as info:
+        dyn.server_side_apply(res, body=missing, field_manager="nim-reconciler", force_conflicts=True)
+    assert info.value.status == 404 and 'namespaces \\"nowhere\\" not found' in info.value.body
 
 
 def test_invalid_names_are_422(dyn: DynamicClient) -> None:

@@ -20,7 +20,7 @@ from .conftest import REPO
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[ApiServer]:
-    with ApiServer(tmp_path) as server:
+    with ApiServer(tmp_path, namespaces=("nim-service", "nemoguard", "nim-init-demo")) as server:
         yield server
 
 
@@ -350,6 +350,16 @@ def test_unreachable_server_is_a_clear_error(tmp_path: Path, repo: Path) -> None
     assert result.exit_code == 2 and "cannot reach the API server" in result.output
 
 
+def test_missing_namespaces_are_named_before_anything_is_written(tmp_path: Path, repo: Path) -> None:
+    (tmp_path / "s").mkdir()
+    with ApiServer(tmp_path / "s", namespaces=("nim-service",)) as server:
+        install(server)
+        code, out = run(server, repo)
+        assert code == 2
+        assert "namespace nemoguard does not exist" in out and "namespace nim-init-demo does not exist" in out
+        assert [r for r in server.writes() if "customresourcedefinitions" not in r.path] == []
+
+
 def test_missing_crds_say_how_to_install_them(api: ApiServer, repo: Path) -> None:
     code, out = run(api, repo)
     assert code == 2 and "reconcile install-crds" in out
@@ -412,8 +422,10 @@ def test_a_409_from_the_server_is_reported_with_the_object(api: ApiServer, repo:
     api.faults.add(Fault(method="PATCH", path="deployments/content-safety", status=409, times=1))
     code, out = run(api, repo)
     assert code == 2
-    assert "► Deployment/nemoguard/content-safety failed (Deployment/nemoguard/content-safety: injected fault (409))" \
+    assert (
+        "► Deployment/nemoguard/content-safety failed (Deployment/nemoguard/content-safety: injected fault (409))"
         in out
+    )
 
 
 def test_kubeconfig_list_from_the_environment_is_merged_and_context_is_honoured(
@@ -421,11 +433,18 @@ def test_kubeconfig_list_from_the_environment_is_merged_and_context_is_honoured(
 ) -> None:
     install(api)
     other = tmp_path / "other-kubeconfig"
-    other.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "elsewhere",
-        "clusters": [{"name": "elsewhere", "cluster": {"server": "http://127.0.0.1:9"}}],
-        "users": [{"name": "elsewhere", "user": {"token": "t"}}],
-        "contexts": [{"name": "elsewhere", "context": {"cluster": "elsewhere", "user": "elsewhere"}}]}))
+    other.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "elsewhere",
+                "clusters": [{"name": "elsewhere", "cluster": {"server": "http://127.0.0.1:9"}}],
+                "users": [{"name": "elsewhere", "user": {"token": "t"}}],
+                "contexts": [{"name": "elsewhere", "context": {"cluster": "elsewhere", "user": "elsewhere"}}],
+            }
+        )
+    )
     monkeypatch.setenv("KUBECONFIG", f"{other}:{api.kubeconfig}")
     result = CliRunner().invoke(main, ["--repo", str(repo), "--context", "test", "--dry-run"])
     assert result.exit_code == 1 and "32 to create" in result.output

@@ -98,8 +98,8 @@ def parse_selector(text: str) -> Callable[[dict[str, str]], bool]:
 class ApiServer:
     """Serves the Kubernetes API on a free port of 127.0.0.1 in a background thread."""
 
-    def __init__(self, directory: Path | None = None) -> None:
-        self.store = Store()
+    def __init__(self, directory: Path | None = None, namespaces: tuple[str, ...] = ()) -> None:
+        self.store = Store(("default", "kube-system", *namespaces))
         self.faults = Faults()
         self.requests: list[Request] = []
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))

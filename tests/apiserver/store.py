@@ -79,13 +79,19 @@ def _now() -> str:
 class Store:
     """Objects by (plural-key, namespace, name), a resourceVersion counter, and per-object field ownership."""
 
-    def __init__(self) -> None:
+    def __init__(self, namespaces: tuple[str, ...] = ("default", "kube-system")) -> None:
         self.lock = threading.RLock()
         self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.owners: dict[tuple[str, str, str], dict[str, set[fields.Path]]] = {}
         self.version = 1000
         self.ips = 10
         self._served: list[Resource] | None = None  # discovery, recomputed when a CRD changes
+        for name in namespaces:
+            self.add_namespace(name)
+
+    def add_namespace(self, name: str) -> None:
+        namespace = next(r for r in BUILTIN if r.plural == "namespaces")
+        self.create(namespace, "", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}, "test", False)
 
     # --- resources ---------------------------------------------------------------------------------------------
 
@@ -260,6 +266,8 @@ class Store:
         if res.namespaced:
             if meta.get("namespace", ns) != ns:
                 raise ApiError(400, "BadRequest", "the namespace of the object does not match the namespace on the URL")
+            if ("namespaces", "", ns) not in self.objects:  # the NamespaceLifecycle admission plugin
+                raise ApiError(404, "NotFound", f'namespaces "{ns}" not found')
             meta["namespace"] = ns
         admission.validate_name(obj)
         meta["uid"] = str(uuid.uuid4())
