@@ -115,8 +115,13 @@ def plan(
     uids = {ref: obj["metadata"].get("uid", "") for ref, obj in live.items() if ref.kind in ("NIMCache", "NIMService")}
     changes: list[Change] = []
     bodies: dict[ObjRef, dict[str, Any]] = {}
+    scaled = {
+        ObjRef("Deployment", d.ref.namespace, d.ref.name) for d in desired if d.ref.kind == "HorizontalPodAutoscaler"
+    }
     for item in desired:
         body = stamped(owned(item.body, item.owner, uids))
+        if item.ref in scaled and item.ref in live:
+            body = _keep_replicas(body, live[item.ref])
         bodies[item.ref] = body
         changes.append(compare(item.ref, body, live.get(item.ref)))
     wanted = {d.ref for d in desired}
@@ -153,6 +158,17 @@ def hold(
 def _live_owner(ref: ObjRef, live: Mapping[ObjRef, dict[str, Any]]) -> ObjRef | None:
     refs = (live.get(ref) or {}).get("metadata", {}).get("ownerReferences") or []
     return ObjRef(refs[0]["kind"], ref.namespace, refs[0]["name"]) if refs else None
+
+
+def _keep_replicas(body: dict[str, Any], live: dict[str, Any]) -> dict[str, Any]:
+    """With an HPA, the live replica count is the HPA's decision: keep it, as the operator does (never fight it).
+
+    The applied hash still describes what git renders, so a scaling HPA does not make the Deployment "configured".
+    """
+    replicas = (live.get("spec") or {}).get("replicas")
+    if replicas is None:
+        return body
+    return {**body, "spec": {**body["spec"], "replicas": replicas}}
 
 
 def compare(ref: ObjRef, body: dict[str, Any], live: dict[str, Any] | None) -> Change:

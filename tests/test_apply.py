@@ -450,3 +450,25 @@ def test_kubeconfig_list_from_the_environment_is_merged_and_context_is_honoured(
     assert result.exit_code == 1 and "32 to create" in result.output
     result = CliRunner().invoke(main, ["--repo", str(repo), "--context", "elsewhere", "--dry-run"])
     assert result.exit_code == 2 and "cannot reach the API server" in result.output
+
+
+def test_an_autoscaled_deployment_keeps_the_replicas_its_hpa_chose(api: ApiServer, repo: Path) -> None:
+    install(api)
+
+    def autoscale(docs: list[dict[str, Any]]) -> None:
+        docs[1]["spec"].pop("replicas")
+        docs[1]["spec"]["scale"] = {"enabled": True, "hpa": {"minReplicas": 2, "maxReplicas": 5}}
+
+    edit(repo, "content-safety.yaml", autoscale)
+    run(api, repo)
+    assert live(api, "Deployment", "nemoguard")["content-safety"]["spec"]["replicas"] == 2
+    res = api.store.resource("apps", "v1", "deployments")
+    assert res is not None
+    api.store.merge_patch(
+        res, "nemoguard", "content-safety", {"spec": {"replicas": 4}}, "kube-controller-manager", False
+    )
+    before = len(api.writes())
+    code, out = run(api, repo)
+    assert code == 0 and "0 configured" in out
+    assert api.writes()[before:] == []
+    assert live(api, "Deployment", "nemoguard")["content-safety"]["spec"]["replicas"] == 4
