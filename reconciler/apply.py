@@ -39,6 +39,7 @@ class ClusterApi(Protocol):
 class Outcome:
     change: Change
     error: str = ""
+    result: dict[str, Any] | None = None  # the object as the API server returned it
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ def _apply_one(api: ClusterApi, kind: Kind, change: Change, body: dict[str, Any]
         result = api.apply(kind, body, dry_run=dry_run)
     except ClusterError as exc:
         return Outcome(change, str(exc)), ""
-    return Outcome(change), str(result.get("metadata", {}).get("uid", ""))
+    return Outcome(change, result=result), str(result.get("metadata", {}).get("uid", ""))
 
 
 def _delete_one(api: ClusterApi, change: Change, dry_run: bool) -> Outcome:

@@ -151,6 +151,32 @@ def main(
     sys.exit(_exit_code(result))
 
 
+@main.command("status")
+@click.option("--cluster", help="Only the resources of this cluster (default: every one nim-reconciler manages).")
+@_kubeconfig
+@_context
+@click.option("-o", "--output", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def status_command(cluster: str | None, kubeconfig: tuple[str, ...], context: str | None, fmt: str) -> None:
+    """Every NIMCache (STATE, PVC, AGE, MESSAGE) and NIMService (STATE, READY, ENDPOINT, CACHE).
+
+    Exit 0 when all are Ready, 1 when some are not yet, 2 when any Failed (or on error).
+    """
+    from reconciler import pipeline
+    from reconciler.report import status_json, status_table
+
+    config = _cluster_config(kubeconfig, context)
+    if config is None:
+        click.echo("error: no cluster configured: pass --kubeconfig, set KUBECONFIG, or run in a pod", err=True)
+        sys.exit(EXIT_ERROR)
+    try:
+        rows = pipeline.status(config, cluster)
+    except ReconcilerError as exc:
+        _fail(exc)
+    click.echo(status_json(rows) if fmt == "json" else status_table(rows), nl=False)
+    states = {r.state for r in rows}
+    sys.exit(EXIT_ERROR if "Failed" in states else EXIT_OK if states <= {"Ready"} else EXIT_CHANGES)
+
+
 @main.command("install-crds")
 @_kubeconfig
 @_context

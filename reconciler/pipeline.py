@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from reconciler import apply, documents, layout, plan, validation
+from reconciler import apply, documents, layout, lifecycle, plan, validation, views
 from reconciler.errors import ReconcilerError
-from reconciler.options import Mode, Options
+from reconciler.kinds import BY_KIND
+from reconciler.options import ClusterConfig, Mode, Options
 from reconciler.rendering import DesiredObject, Renderer
-from reconciler.report import Check, Entry, RunReport
+from reconciler.report import Check, Entry, Row, RunReport
 
 __all__ = ["Options", "Render", "check_paths", "reconcile", "render"]
 
@@ -76,7 +78,33 @@ def _against(cluster: apply.ClusterApi, options: Options, result: Render) -> Run
     applied = {o.change.ref for o in done.outcomes}
     entries = _entries([o.change for o in done.outcomes], {o.change.ref: o.error for o in done.outcomes})
     entries += _entries([c for c in planned.changes if c.ref not in applied])
+    if options.mode is Mode.APPLY:
+        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        statuses = lifecycle.record(cluster, planned, live, done.outcomes, now)
+        entries += [
+            Entry("status", str(o.change.ref), reason=o.change.reason.removeprefix("status "), error=o.error)
+            for o in statuses
+        ]
     return RunReport(result.cluster, result.check, mode, entries, requests=_requests(cluster))
+
+
+def status(config: ClusterConfig, cluster_name: str | None) -> list[Row]:
+    """Every NIMCache and NIMService of ours (of one cluster, if named): one LIST per kind, plus Deployments."""
+    from reconciler import kube
+
+    cluster = kube.Cluster(config)
+    try:
+        selector = apply.selector(cluster_name) if cluster_name else "app.kubernetes.io/managed-by=nim-reconciler"
+        caches = cluster.list(BY_KIND["NIMCache"], selector)
+        services = cluster.list(BY_KIND["NIMService"], selector)
+        deployments = {
+            (d["metadata"]["namespace"], d["metadata"]["name"]): d
+            for d in cluster.list(BY_KIND["Deployment"], selector)
+        }
+    finally:
+        cluster.close()
+    now = datetime.datetime.now(datetime.UTC)
+    return [*(views.cache_row(c, now) for c in caches), *(views.service_row(s, deployments, now) for s in services)]
 
 
 def _entries(changes: Sequence[plan.Change], errors: dict[object, str] | None = None) -> list[Entry]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -186,6 +187,9 @@ def run_text(run: RunReport) -> str:
     for entry in run.entries:
         if entry.action == "unchanged" and not entry.error:
             continue
+        if entry.action == "status":
+            lines.append(f"► {entry.ref} status {entry.reason}" + (f" (failed: {entry.error})" if entry.error else ""))
+            continue
         detail = f" ({entry.error or entry.reason})" if entry.error or entry.reason else ""
         lines.append(f"► {entry.ref} {'failed' if entry.error else entry.action}{detail}")
         if entry.diff and run.mode != "apply" and entry.action == "configured":
@@ -246,3 +250,55 @@ def objects_yaml(bodies: Sequence[dict[str, object]]) -> str:
 
 def objects_json(bodies: Sequence[dict[str, object]]) -> str:
     return json.dumps({"apiVersion": "v1", "kind": "List", "items": list(bodies)}, indent=2) + "\n"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One custom resource in `reconcile status`."""
+
+    kind: str
+    namespace: str
+    name: str
+    state: str
+    columns: dict[str, str]
+
+
+def age(created: str, now: datetime.datetime) -> str:
+    """kubectl's AGE: 45s, 12m, 5h, 3d."""
+    try:
+        then = datetime.datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
+    except ValueError:
+        return "<unknown>"
+    seconds = max(0, int((now - then).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size * (2 if unit != "d" else 1):
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def status_table(rows: Sequence[Row]) -> str:
+    out: list[str] = []
+    for kind in ("NIMCache", "NIMService"):
+        chosen = [r for r in rows if r.kind == kind]
+        if not chosen:
+            continue
+        headers = ["NAMESPACE", "NAME", "STATE", *chosen[0].columns]
+        table = [headers] + [[r.namespace, r.name, r.state, *r.columns.values()] for r in chosen]
+        widths = [max(len(line[i]) for line in table) for i in range(len(headers))]
+        out.append(f"{kind}s:")
+        out += ["  " + "   ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in table]
+    return "\n".join(out) + "\n" if out else "No NIMCache or NIMService found.\n"
+
+
+def status_json(rows: Sequence[Row]) -> str:
+    items = [
+        {
+            "kind": r.kind,
+            "namespace": r.namespace,
+            "name": r.name,
+            "state": r.state,
+            **{k.lower(): v for k, v in r.columns.items()},
+        }
+        for r in rows
+    ]
+    return json.dumps({"items": items}, indent=2) + "\n"

@@ -1,0 +1,130 @@
+"""Status write-back: compute each custom resource's status from its children and write it if it changed (I/O).
+
+Contract: ``record(api, plan, live, changes, now)`` looks at the objects as they are after the apply (the
+responses of this run's writes over what was observed), reads the caching Jobs' pods only when a Job is active
+(one LIST), and writes ``status`` through the status subresource only for resources whose status changed, so a
+no-op run writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from reconciler import status
+from reconciler.apply import ClusterApi, Outcome
+from reconciler.errors import ClusterError
+from reconciler.kinds import BY_KIND, Kind
+from reconciler.plan import Action, Change, Plan
+from reconciler.refs import ObjRef
+
+PODS = Kind("Pod", "v1", "pods")
+
+
+def current(live: Mapping[ObjRef, dict[str, Any]], outcomes: Sequence[Outcome]) -> dict[ObjRef, dict[str, Any]]:
+    """The objects after this run: what was observed, updated by the write responses, without the pruned."""
+    objects = dict(live)
+    for outcome in outcomes:
+        if outcome.error:
+            continue
+        if outcome.change.action is Action.PRUNED:
+            objects.pop(outcome.change.ref, None)
+        elif outcome.result is not None:
+            objects[outcome.change.ref] = outcome.result
+    return objects
+
+
+def record(
+    api: ClusterApi, plan: Plan, live: Mapping[ObjRef, dict[str, Any]], outcomes: Sequence[Outcome], now: str
+) -> list[Outcome]:
+    objects = current(live, outcomes)
+    # a blocked resource keeps the status it has: its children are as they were, not as git says
+    held = {c.ref for c in plan.changes if c.action is Action.BLOCKED}
+    caches = [r for r in plan.bodies if r.kind == "NIMCache" and r in objects and r not in held]
+    services = [r for r in plan.bodies if r.kind == "NIMService" and r in objects and r not in held]
+    jobs = {ref: _child(plan, ref, "Job") for ref in caches}
+    pods = _pods(api, [objects[j] for j in jobs.values() if j is not None and j in objects])
+    written: list[Outcome] = []
+    states: dict[tuple[str, str], str] = {}
+    for ref in caches:
+        job = jobs[ref]
+        view = status.CacheView(
+            objects[ref],
+            _pvc_name(objects[ref]),
+            job.name if job else "",
+            _pvc(objects, ref),
+            objects.get(job) if job else None,
+            pods.get((ref.namespace, ref.name), []),
+        )
+        new = status.nimcache(view, objects[ref].get("status") or {}, now)
+        states[(ref.namespace, ref.name)] = new["state"]
+        written += _write(api, objects[ref], new)
+    for ref in services:
+        body = objects[ref]
+        cache = ((body.get("spec") or {}).get("storage") or {}).get("nimCache", {}).get("name")
+        cache_state = states.get((ref.namespace, cache)) if cache else None
+        if cache and cache_state is None:
+            cache_obj = objects.get(ObjRef("NIMCache", ref.namespace, cache))
+            cache_state = (cache_obj or {}).get("status", {}).get("state") if cache_obj else None
+        port = ((body.get("spec") or {}).get("expose") or {}).get("service", {}).get("port", 8000)
+        service_view = status.ServiceView(
+            body,
+            cache,
+            cache_state,
+            objects.get(ObjRef("Deployment", ref.namespace, ref.name)),
+            objects.get(ObjRef("Service", ref.namespace, ref.name)),
+            port,
+        )
+        written += _write(api, body, status.nimservice(service_view, body.get("status") or {}, now))
+    return written
+
+
+def _child(plan: Plan, owner: ObjRef, kind: str) -> ObjRef | None:
+    for ref, body in plan.bodies.items():
+        refs = body["metadata"].get("ownerReferences") or []
+        if ref.kind == kind and ref.namespace == owner.namespace and refs and refs[0]["name"] == owner.name:
+            return ref
+    return None
+
+
+def _pvc_name(cache: dict[str, Any]) -> str:
+    pvc = ((cache.get("spec") or {}).get("storage") or {}).get("pvc") or {}
+    return str(pvc.get("name") or f"{cache['metadata']['name']}-pvc")
+
+
+def _pvc(objects: Mapping[ObjRef, dict[str, Any]], cache: ObjRef) -> dict[str, Any] | None:
+    body = objects[cache]
+    pvc = ((body.get("spec") or {}).get("storage") or {}).get("pvc") or {}
+    if pvc.get("create") is not True:
+        return {"metadata": {"name": _pvc_name(body)}}  # an existing PVC, referenced by name: not ours to see
+    return objects.get(ObjRef("PersistentVolumeClaim", cache.namespace, _pvc_name(body)))
+
+
+def _pods(api: ClusterApi, jobs: Sequence[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """The caching Jobs' pods by (namespace, nimcache), read only when some Job is running."""
+    if not any((j.get("status") or {}).get("active") for j in jobs):
+        return {}
+    out: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for pod in api.list(PODS, "app.kubernetes.io/managed-by=nim-reconciler,nimcache"):
+        meta = pod["metadata"]
+        out.setdefault((meta.get("namespace", ""), meta["labels"]["nimcache"]), []).append(pod)
+    return out
+
+
+def _write(api: ClusterApi, obj: dict[str, Any], new: dict[str, Any]) -> list[Outcome]:
+    if obj.get("status") == new:
+        return []
+    meta = obj["metadata"]
+    ref = ObjRef(obj["kind"], meta.get("namespace", ""), meta["name"])
+    body = {
+        "apiVersion": obj["apiVersion"],
+        "kind": obj["kind"],
+        "metadata": {"name": meta["name"], "namespace": meta.get("namespace")},
+        "status": new,
+    }
+    change = Change(Action.CONFIGURED, ref, reason=f"status {new['state']}")
+    try:
+        api.apply(BY_KIND[obj["kind"]], body, status=True)
+    except ClusterError as exc:
+        return [Outcome(change, str(exc))]
+    return [Outcome(change)]

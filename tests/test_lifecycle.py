@@ -1,0 +1,214 @@
+"""lifecycle.py end to end: statuses follow the children as the job controller and kubelet move them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from reconciler.cli import main
+
+from .apiserver import ApiServer
+from .conftest import REPO
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[ApiServer]:
+    with ApiServer(tmp_path, namespaces=("nim-service", "nemoguard", "nim-init-demo")) as server:
+        result = CliRunner().invoke(main, ["install-crds", "--kubeconfig", str(server.kubeconfig)])
+        assert result.exit_code == 0
+        yield server
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    target = tmp_path / "repo"
+    shutil.copytree(REPO / "clusters" / "demo" / "nemoguard", target / "clusters" / "demo" / "nemoguard")
+    return target
+
+
+def reconcile(api: ApiServer, repo: Path) -> str:
+    result = CliRunner().invoke(main, ["--repo", str(repo), "--kubeconfig", str(api.kubeconfig)])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def obj(api: ApiServer, plural: str, name: str) -> dict[str, Any]:
+    return next(v for k, v in api.store.objects.items() if k[0] == plural and k[2].startswith(name))
+
+
+def set_status(
+    api: ApiServer, plural: str, name: str, status: dict[str, Any], group: str = "", version: str = "v1"
+) -> None:
+    """What a controller (job controller, deployment controller, kubelet) would write."""
+    res = api.store.resource(group, version, plural)
+    assert res is not None
+    current = obj(api, plural, name)
+    body = {
+        "apiVersion": current["apiVersion"],
+        "kind": current["kind"],
+        "metadata": {"name": current["metadata"]["name"], "namespace": "nemoguard"},
+        "status": status,
+    }
+    api.store.apply(res, "nemoguard", current["metadata"]["name"], body, "controller", True, False, "status")
+
+
+def add_pod(api: ApiServer, phase: str, unschedulable: bool = False) -> None:
+    pods = api.store.resource("", "v1", "pods")
+    assert pods is not None
+    conditions = (
+        [
+            {
+                "type": "PodScheduled",
+                "status": "False",
+                "reason": "Unschedulable",
+                "message": "0/2 nodes are available: 2 Insufficient nvidia.com/gpu",
+            }
+        ]
+        if unschedulable
+        else []
+    )
+    body = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": "cache-pod",
+            "namespace": "nemoguard",
+            "labels": {"app.kubernetes.io/managed-by": "nim-reconciler", "nimcache": "content-safety-cache"},
+        },
+        "spec": {"containers": [{"name": "c", "image": "x:1"}]},
+    }
+    if ("pods", "nemoguard", "cache-pod") not in api.store.objects:
+        api.store.create(pods, "nemoguard", body, "kubelet", False)
+    set_status(api, "pods", "cache-pod", {"phase": phase, "conditions": conditions})
+
+
+def state(api: ApiServer, plural: str, name: str) -> str:
+    return str(obj(api, plural, name).get("status", {}).get("state"))
+
+
+def test_a_cache_goes_from_started_to_ready_and_its_service_follows(api: ApiServer, repo: Path) -> None:
+    out = reconcile(api, repo)
+    assert "► NIMCache/nemoguard/content-safety-cache status Started" in out
+    assert state(api, "nimcaches", "content-safety-cache") == "Started"
+    service = obj(api, "nimservices", "content-safety")["status"]
+    assert service["state"] == "NotReady"
+    assert service["conditions"][0]["reason"] == "NIMCacheNotReady"
+
+    set_status(api, "jobs", "content-safety-cache-job", {"active": 1}, "batch")
+    add_pod(api, "Pending", unschedulable=True)
+    reconcile(api, repo)
+    cache = obj(api, "nimcaches", "content-safety-cache")["status"]
+    assert cache["state"] == "Pending"
+    assert "Insufficient nvidia.com/gpu" in next(
+        c["message"] for c in cache["conditions"] if c["type"] == "NIM_CACHE_JOB_PENDING"
+    )
+
+    add_pod(api, "Running")
+    reconcile(api, repo)
+    assert state(api, "nimcaches", "content-safety-cache") == "InProgress"
+
+    set_status(
+        api,
+        "jobs",
+        "content-safety-cache-job",
+        {"active": 0, "succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]},
+        "batch",
+    )
+    reconcile(api, repo)
+    cache = obj(api, "nimcaches", "content-safety-cache")["status"]
+    assert cache["state"] == "Ready" and cache["pvc"] == "content-safety-cache-pvc"
+    assert state(api, "nimservices", "content-safety") == "NotReady"  # the Deployment has not rolled out
+
+    deployment = obj(api, "deployments", "content-safety")
+    set_status(
+        api,
+        "deployments",
+        "content-safety",
+        {"observedGeneration": deployment["metadata"]["generation"], "updatedReplicas": 1, "availableReplicas": 1},
+        "apps",
+    )
+    reconcile(api, repo)
+    service = obj(api, "nimservices", "content-safety")["status"]
+    assert service["state"] == "Ready"
+    ip = obj(api, "services", "content-safety")["spec"]["clusterIP"]
+    assert service["model"] == {"clusterEndpoint": f"{ip}:8000"}
+
+
+def test_a_failed_job_fails_the_cache_and_its_service(api: ApiServer, repo: Path) -> None:
+    reconcile(api, repo)
+    set_status(
+        api,
+        "jobs",
+        "content-safety-cache-job",
+        {
+            "failed": 6,
+            "conditions": [
+                {
+                    "type": "Failed",
+                    "status": "True",
+                    "reason": "BackoffLimitExceeded",
+                    "message": "Job has reached the specified backoff limit",
+                }
+            ],
+        },
+        "batch",
+    )
+    reconcile(api, repo)
+    assert state(api, "nimcaches", "content-safety-cache") == "Failed"
+    service = obj(api, "nimservices", "content-safety")["status"]
+    assert service["state"] == "Failed"
+    failed = next(c for c in service["conditions"] if c["type"] == "Failed")
+    assert (failed["status"], failed["reason"]) == ("True", "NIMCacheFailed")
+
+
+def test_status_is_written_only_when_it_changes(api: ApiServer, repo: Path) -> None:
+    reconcile(api, repo)
+    before = len(api.writes())
+    out = reconcile(api, repo)
+    assert api.writes()[before:] == [] and " status " not in out
+    cache = obj(api, "nimcaches", "content-safety-cache")
+    assert cache["metadata"]["generation"] == cache["status"]["observedGeneration"]
+
+
+def status_command(api: ApiServer, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["status", "--kubeconfig", str(api.kubeconfig), *args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.stdout
+
+
+def test_reconcile_status_shows_every_resource_and_exits_by_state(api: ApiServer, repo: Path) -> None:
+    reconcile(api, repo)
+    before = len(api.requests)
+    code, out = status_command(api, "--cluster", "demo")
+    assert code == 1
+    assert "NIMCaches:" in out and "NIMServices:" in out
+    cache_line = next(line for line in out.splitlines() if "content-safety-cache" in line)
+    assert "Started" in cache_line and "content-safety-cache-pvc" in cache_line
+    assert "The Job to cache NIM has been created" in cache_line
+    assert len(api.requests) - before == 3  # one LIST per kind: NIMCache, NIMService, Deployment
+
+    set_status(api, "jobs", "content-safety-cache-job", {"succeeded": 1}, "batch")
+    deployment = obj(api, "deployments", "content-safety")
+    set_status(
+        api,
+        "deployments",
+        "content-safety",
+        {"observedGeneration": deployment["metadata"]["generation"], "updatedReplicas": 1, "availableReplicas": 1},
+        "apps",
+    )
+    reconcile(api, repo)
+    code, out = status_command(api, "-o", "json")
+    items = {i["name"]: i for i in json.loads(out)["items"]}
+    assert code == 0
+    assert items["content-safety"]["state"] == "Ready" and items["content-safety"]["ready"] == "1/1"
+    assert items["content-safety"]["endpoint"].endswith(":8000")
+
+    set_status(api, "jobs", "content-safety-cache-job", {"conditions": [{"type": "Failed", "status": "True"}]}, "batch")
+    reconcile(api, repo)
+    assert status_command(api)[0] == 2
