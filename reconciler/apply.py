@@ -100,8 +100,13 @@ def execute(plan: Plan, api: ClusterApi, *, dry_run: bool = False, concurrency: 
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         for kind in ORDER:
             stage = [
-                c for c in plan.changes if c.ref.kind == kind.kind and c.action in (Action.CREATED, Action.CONFIGURED)
+                c
+                for c in plan.changes
+                if c.ref.kind == kind.kind and c.action in (Action.CREATED, Action.CONFIGURED, Action.REPLACED)
             ]
+            for change in stage:  # a replaced object goes first: Kubernetes does not let us patch it
+                if change.action is Action.REPLACED:
+                    api.delete(kind, change.ref.namespace, change.ref.name, dry_run=dry_run)
             bodies = [_with_owner_uid(plan.bodies[c.ref], uids) for c in stage]
             results = list(
                 pool.map(lambda cb, k=kind: _apply_one(api, k, cb[0], cb[1], dry_run), zip(stage, bodies, strict=True))

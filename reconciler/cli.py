@@ -92,6 +92,7 @@ _context = click.option("--context", help="The kubeconfig context to use.")
     help="Refuse to prune more objects than this in one run.",
 )
 @click.option("--allow-empty", is_flag=True, help="Allow pruning everything when the repo renders nothing.")
+@click.option("--retry-failed", is_flag=True, help="Run the caching Job of a Failed NIMCache again.")
 @click.option(
     "--templates",
     type=click.Path(path_type=Path, file_okay=False),
@@ -109,6 +110,7 @@ def main(
     prune: bool,
     max_prune: int,
     allow_empty: bool,
+    retry_failed: bool,
     templates: Path | None,
     fmt: str,
 ) -> None:
@@ -142,6 +144,7 @@ def main(
         mode=mode,
         kube=kube,
         prune=PruneOptions(enabled=prune, max_prune=max_prune, allow_empty=allow_empty),
+        retry_failed=retry_failed,
     )
     try:
         result = pipeline.reconcile(options)

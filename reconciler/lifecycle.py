@@ -48,13 +48,8 @@ def record(
     states: dict[tuple[str, str], str] = {}
     for ref in caches:
         job = jobs[ref]
-        view = status.CacheView(
-            objects[ref],
-            _pvc_name(objects[ref]),
-            job.name if job else "",
-            _pvc(objects, ref),
-            objects.get(job) if job else None,
-            pods.get((ref.namespace, ref.name), []),
+        view = status.cache_view(
+            objects[ref], objects, job.name if job else "", pods.get((ref.namespace, ref.name), [])
         )
         new = status.nimcache(view, objects[ref].get("status") or {}, now)
         states[(ref.namespace, ref.name)] = new["state"]
@@ -85,19 +80,6 @@ def _child(plan: Plan, owner: ObjRef, kind: str) -> ObjRef | None:
         if ref.kind == kind and ref.namespace == owner.namespace and refs and refs[0]["name"] == owner.name:
             return ref
     return None
-
-
-def _pvc_name(cache: dict[str, Any]) -> str:
-    pvc = ((cache.get("spec") or {}).get("storage") or {}).get("pvc") or {}
-    return str(pvc.get("name") or f"{cache['metadata']['name']}-pvc")
-
-
-def _pvc(objects: Mapping[ObjRef, dict[str, Any]], cache: ObjRef) -> dict[str, Any] | None:
-    body = objects[cache]
-    pvc = ((body.get("spec") or {}).get("storage") or {}).get("pvc") or {}
-    if pvc.get("create") is not True:
-        return {"metadata": {"name": _pvc_name(body)}}  # an existing PVC, referenced by name: not ours to see
-    return objects.get(ObjRef("PersistentVolumeClaim", cache.namespace, _pvc_name(body)))
 
 
 def _pods(api: ClusterApi, jobs: Sequence[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:

@@ -44,3 +44,4 @@ class Options:
     mode: Mode = Mode.DRY_RUN
     prune: PruneOptions = field(default_factory=PruneOptions)
     kube: ClusterConfig | None = None  # None: no cluster configured (an offline dry run)
+    retry_failed: bool = False

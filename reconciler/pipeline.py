@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from reconciler import apply, documents, layout, lifecycle, plan, validation, views
+from reconciler import apply, documents, gating, layout, lifecycle, plan, validation, views
 from reconciler.errors import ReconcilerError
 from reconciler.kinds import BY_KIND
 from reconciler.options import ClusterConfig, Mode, Options
@@ -71,7 +71,9 @@ def _against(cluster: apply.ClusterApi, options: Options, result: Render) -> Run
     if problems:
         return RunReport(result.cluster, result.check, mode, errors=problems, requests=_requests(cluster))
     live = apply.observe(cluster, result.cluster)
-    planned = plan.plan(result.objects, live, options.prune)
+    planned = gating.gate(
+        plan.plan(result.objects, live, options.prune), result.objects, live, retry_failed=options.retry_failed
+    )
     if options.mode is Mode.DRY_RUN:
         return RunReport(result.cluster, result.check, mode, _entries(planned.changes), requests=_requests(cluster))
     done = apply.execute(planned, cluster, dry_run=options.mode is Mode.SERVER_DRY_RUN)

@@ -39,6 +39,8 @@ class Action(StrEnum):
     PRUNED = "pruned"
     SKIPPED = "skipped"
     BLOCKED = "blocked"
+    WAITING = "waiting"  # held back until its NIMCache is Ready (health-gated order)
+    REPLACED = "replaced"  # deleted and created again (a failed caching Job, with --retry-failed)
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,9 @@ class Plan:
 
     @property
     def pending(self) -> bool:
-        return any(c.action in (Action.CREATED, Action.CONFIGURED, Action.PRUNED) for c in self.changes)
+        return any(
+            c.action in (Action.CREATED, Action.CONFIGURED, Action.PRUNED, Action.REPLACED) for c in self.changes
+        )
 
     @property
     def blocked(self) -> bool:

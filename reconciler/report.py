@@ -157,10 +157,10 @@ class RunReport:
 
     @property
     def pending(self) -> bool:
-        return any(e.action in ("created", "configured", "pruned") for e in self.entries)
+        return any(e.action in ("created", "configured", "replaced", "pruned") for e in self.entries)
 
 
-ACTIONS = ("created", "configured", "pruned", "unchanged", "skipped", "blocked")
+ACTIONS = ("created", "configured", "replaced", "pruned", "unchanged", "waiting", "skipped", "blocked")
 
 
 def run_summary(run: RunReport) -> str:
@@ -173,7 +173,8 @@ def run_summary(run: RunReport) -> str:
         head = f"Plan for cluster {run.cluster}: "
         body = (
             f"{counts['created']} to create, {counts['configured']} to configure, {counts['pruned']} to prune, "
-            f"{counts['unchanged']} unchanged, {counts['skipped']} skipped, {counts['blocked']} blocked"
+            f"{counts['unchanged']} unchanged, {counts['waiting']} waiting, {counts['skipped']} skipped, "
+            f"{counts['blocked']} blocked"
         )
     tail = {"offline": " (offline: no cluster compared)", "server-dry-run": " (server dry run)"}.get(run.mode, "")
     return head + body + tail

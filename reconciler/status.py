@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.refs import ObjRef
+
 NOT_READY, PVC_CREATED, STARTED, PENDING, IN_PROGRESS, READY, FAILED = (
     "NotReady",
     "PVC-Created",
@@ -45,6 +47,22 @@ class CacheView:
     pvc: Obj | None
     job: Obj | None
     pods: Sequence[Obj] = ()
+
+
+def pvc_name(cache: Obj) -> str:
+    pvc = ((cache.get("spec") or {}).get("storage") or {}).get("pvc") or {}
+    return str(pvc.get("name") or f"{cache['metadata']['name']}-pvc")
+
+
+def cache_view(cache: Obj, objects: Mapping[ObjRef, Obj], job_name: str, pods: Sequence[Obj] = ()) -> CacheView:
+    """The view of a NIMCache from the objects at hand (an existing PVC named with create: false counts as there:
+    it is not ours, so we do not read it)."""
+    namespace = cache["metadata"].get("namespace", "")
+    name = pvc_name(cache)
+    created = (((cache.get("spec") or {}).get("storage") or {}).get("pvc") or {}).get("create") is True
+    pvc = objects.get(ObjRef("PersistentVolumeClaim", namespace, name)) if created else {"metadata": {"name": name}}
+    job = objects.get(ObjRef("Job", namespace, job_name)) if job_name else None
+    return CacheView(cache, name, job_name, pvc, job, pods)
 
 
 def _condition(

@@ -42,6 +42,29 @@ def install(api: ApiServer) -> None:
     assert result.exit_code == 0, result.output
 
 
+def complete_jobs(api: ApiServer) -> None:
+    """What the job controller does when every caching Job has finished."""
+    jobs = api.store.resource("batch", "v1", "jobs")
+    assert jobs is not None
+    for (_, namespace, name), job in list(api.store.objects.items()):
+        if job["kind"] == "Job":
+            body = {
+                "apiVersion": "batch/v1",
+                "kind": "Job",
+                "metadata": {"name": name, "namespace": namespace},
+                "status": {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]},
+            }
+            api.store.apply(jobs, namespace, name, body, "job-controller", True, False, "status")
+
+
+def converge(api: ApiServer, repo: Path, *args: str) -> tuple[int, str]:
+    """CRDs installed, a first run, the caches Ready, a second run: everything is deployed."""
+    install(api)
+    run(api, repo, *args)
+    complete_jobs(api)
+    return run(api, repo, *args)
+
+
 def live(api: ApiServer, kind: str, namespace: str | None = None) -> dict[str, dict[str, Any]]:
     """Objects of a kind by name (in one namespace when given)."""
     return {k[2]: v for k, v in api.store.objects.items() if v["kind"] == kind and namespace in (None, k[1])}
@@ -60,7 +83,11 @@ def test_install_crds_then_first_apply_creates_everything_with_owner_references(
     assert crd["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "nim-reconciler"
     code, out = run(api, repo)
     assert code == 0, out
-    assert "Applied to cluster demo: 32 created" in out
+    assert "Applied to cluster demo: 30 created" in out and "2 waiting" in out
+    assert "► Deployment/nemoguard/content-safety waiting (waiting for NIMCache content-safety-cache (NotReady))" in out
+    complete_jobs(api)
+    code, out = run(api, repo)
+    assert code == 0 and "2 created" in out and "30 unchanged" in out
     cache = live(api, "NIMCache", "nim-service")["meta-llama-3-2-1b-instruct"]
     pvc = next(
         v
@@ -85,11 +112,10 @@ def test_install_crds_then_first_apply_creates_everything_with_owner_references(
 
 
 def test_second_run_makes_no_write_and_reports_no_change(api: ApiServer, repo: Path) -> None:
-    install(api)
-    run(api, repo)
+    converge(api, repo)
     before = len(api.requests)
     code, out = run(api, repo)
-    assert code == 0 and "0 created, 0 configured, 0 pruned, 32 unchanged" in out
+    assert code == 0 and "0 created, 0 configured, 0 replaced, 0 pruned, 32 unchanged" in out
     second = api.requests[before:]
     assert [r for r in second if r.write] == []
     assert len(second) <= 20  # CRD checks + one LIST per kind, whatever the number of objects
@@ -100,8 +126,7 @@ def test_second_run_makes_no_write_and_reports_no_change(api: ApiServer, repo: P
 
 
 def test_a_field_edited_by_hand_is_restored(api: ApiServer, repo: Path) -> None:
-    install(api)
-    run(api, repo)
+    converge(api, repo)
     res = api.store.resource("apps", "v1", "deployments")
     assert res is not None
     api.store.merge_patch(res, "nemoguard", "content-safety", {"spec": {"replicas": 5}}, "kubectl-edit", False)
@@ -114,8 +139,7 @@ def test_a_field_edited_by_hand_is_restored(api: ApiServer, repo: Path) -> None:
 
 
 def test_a_changed_manifest_updates_only_the_objects_it_affects(api: ApiServer, repo: Path) -> None:
-    install(api)
-    run(api, repo)
+    converge(api, repo)
     edit(repo, "content-safety.yaml", lambda d: d[1]["spec"]["env"].append({"name": "NIM_LOG_LEVEL", "value": "DEBUG"}))
     before = len(api.requests)
     code, out = run(api, repo)
@@ -130,8 +154,7 @@ def test_a_changed_manifest_updates_only_the_objects_it_affects(api: ApiServer, 
 
 
 def test_a_removed_env_var_is_removed_from_the_cluster(api: ApiServer, repo: Path) -> None:
-    install(api)
-    run(api, repo)
+    converge(api, repo)
     edit(repo, "content-safety.yaml", lambda d: d[1]["spec"]["env"].pop(1))
     assert run(api, repo)[0] == 0
     env = live(api, "Deployment")["content-safety"]["spec"]["template"]["spec"]["containers"][0]["env"]
@@ -139,8 +162,7 @@ def test_a_removed_env_var_is_removed_from_the_cluster(api: ApiServer, repo: Pat
 
 
 def test_a_removed_manifest_prunes_its_objects_but_nothing_else(api: ApiServer, repo: Path) -> None:
-    install(api)
-    run(api, repo)
+    converge(api, repo)
     next(repo.rglob("content-safety.yaml")).unlink()
     code, out = run(api, repo)
     assert code == 0, out
@@ -155,8 +177,7 @@ def test_a_removed_manifest_prunes_its_objects_but_nothing_else(api: ApiServer, 
 
 
 def test_prune_guard_failed_validation_prunes_nothing(api: ApiServer, repo: Path) -> None:
-    install(api)
-    run(api, repo)
+    converge(api, repo)
     next(repo.rglob("content-safety.yaml")).unlink()
     edit(repo, "deepseek-r1-nimcache.yaml", lambda d: d[0]["spec"]["storage"]["pvc"].update(size="lots"))
     before = len(api.requests)
@@ -166,8 +187,7 @@ def test_prune_guard_failed_validation_prunes_nothing(api: ApiServer, repo: Path
 
 
 def test_prune_guard_a_failed_apply_prunes_nothing(api: ApiServer, repo: Path) -> None:
-    install(api)
-    run(api, repo)
+    converge(api, repo)
     next(repo.rglob("content-safety.yaml")).unlink()
     edit(repo, "deepseek-r1-nimcache.yaml", lambda d: d[0]["spec"].update(userID=5))
     api.faults.add(Fault(method="PATCH", path="nimcaches/deepseek", status=422, times=1))
@@ -179,8 +199,7 @@ def test_prune_guard_a_failed_apply_prunes_nothing(api: ApiServer, repo: Path) -
 
 
 def test_prune_guard_empty_render_needs_allow_empty(api: ApiServer, repo: Path) -> None:
-    install(api)
-    run(api, repo)
+    converge(api, repo)
     for path in (repo / "clusters" / "demo").rglob("*.yaml"):
         path.unlink()
     code, out = run(api, repo, "--max-prune", "100")
@@ -191,8 +210,7 @@ def test_prune_guard_empty_render_needs_allow_empty(api: ApiServer, repo: Path) 
 
 
 def test_prune_guard_max_prune(api: ApiServer, repo: Path) -> None:
-    install(api)
-    run(api, repo)
+    converge(api, repo)
     next(repo.rglob("content-safety.yaml")).unlink()
     code, out = run(api, repo, "--max-prune", "3")
     assert code == 3 and "more than --max-prune 3" in out
@@ -200,8 +218,7 @@ def test_prune_guard_max_prune(api: ApiServer, repo: Path) -> None:
 
 
 def test_prune_guard_pvc_only_when_its_nimcache_left_git(api: ApiServer, repo: Path) -> None:
-    install(api)
-    run(api, repo)
+    converge(api, repo)
     edit(repo, "deepseek-r1-nimcache.yaml", lambda d: d[0]["spec"]["storage"]["pvc"].update(name="deepseek-v2"))
     code, out = run(api, repo)
     assert code == 3
@@ -211,8 +228,7 @@ def test_prune_guard_pvc_only_when_its_nimcache_left_git(api: ApiServer, repo: P
 
 
 def test_prune_disabled_annotation_keeps_an_object(api: ApiServer, repo: Path) -> None:
-    install(api)
-    run(api, repo)
+    converge(api, repo)
     res = api.store.resource("", "v1", "persistentvolumeclaims")
     assert res is not None
     api.store.merge_patch(
@@ -232,8 +248,7 @@ def test_prune_disabled_annotation_keeps_an_object(api: ApiServer, repo: Path) -
 
 
 def test_no_prune_leaves_everything(api: ApiServer, repo: Path) -> None:
-    install(api)
-    run(api, repo)
+    converge(api, repo)
     next(repo.rglob("content-safety.yaml")).unlink()
     code, out = run(api, repo, "--no-prune")
     assert code == 0 and "skipped (prune is off (--no-prune))" in out
@@ -275,8 +290,7 @@ def test_forbidden_changes_are_blocked_with_their_message(
 
 
 def test_a_spec_change_makes_a_new_job_and_prunes_the_old_one_once_finished(api: ApiServer, repo: Path) -> None:
-    install(api)
-    run(api, repo)
+    converge(api, repo)
     old = {k for k in live(api, "Job") if k.startswith("deepseek-r1-nimcache-job-")}
     res = api.store.resource("batch", "v1", "jobs")
     assert res is not None
@@ -329,8 +343,10 @@ def test_transient_failures_are_retried_and_the_run_converges(api: ApiServer, re
     api.faults.add(Fault(method="PATCH", drop=True, times=2))
     code, out = run(api, repo)
     assert code == 0, out
-    assert "32 created" in out
+    assert "30 created" in out
+    complete_jobs(api)
     assert run(api, repo)[0] == 0
+    assert len(live(api, "Deployment")) == 2
 
 
 def test_unreachable_server_is_a_clear_error(tmp_path: Path, repo: Path) -> None:
@@ -386,7 +402,7 @@ def test_dry_run_against_the_cluster_changes_nothing_and_server_dry_run_sends_dr
     install(api)
     before = len(api.writes())
     code, out = run(api, repo, "--dry-run")
-    assert code == 1 and "32 to create" in out and "offline" not in out
+    assert code == 1 and "30 to create" in out and "2 waiting" in out and "offline" not in out
     assert len(api.writes()) == before
     code, out = run(api, repo, "--dry-run=server")
     assert code == 1
@@ -413,13 +429,15 @@ def test_json_output_and_no_secret_value_anywhere(api: ApiServer, repo: Path) ->
     )
     code, out = run(api, repo, "-o", "json")
     body = json.loads(out)
-    assert code == 0 and body["summary"]["created"] == 32 and body["mode"] == "apply"
+    assert code == 0 and body["summary"]["created"] == 30 and body["summary"]["waiting"] == 2
+    assert body["mode"] == "apply"
     assert "nvapi-SECRET-VALUE" not in out
     assert not [r for r in api.requests if "/secrets" in r.path]
 
 
 def test_a_409_from_the_server_is_reported_with_the_object(api: ApiServer, repo: Path) -> None:
-    install(api)
+    converge(api, repo)
+    edit(repo, "content-safety.yaml", lambda d: d[1]["spec"]["env"].append({"name": "X", "value": "1"}))
     api.faults.add(Fault(method="PATCH", path="deployments/content-safety", status=409, times=1))
     code, out = run(api, repo)
     assert code == 2
@@ -448,7 +466,7 @@ def test_kubeconfig_list_from_the_environment_is_merged_and_context_is_honoured(
     )
     monkeypatch.setenv("KUBECONFIG", f"{other}:{api.kubeconfig}")
     result = CliRunner().invoke(main, ["--repo", str(repo), "--context", "test", "--dry-run"])
-    assert result.exit_code == 1 and "32 to create" in result.output
+    assert result.exit_code == 1 and "30 to create" in result.output
     result = CliRunner().invoke(main, ["--repo", str(repo), "--context", "elsewhere", "--dry-run"])
     assert result.exit_code == 2 and "cannot reach the API server" in result.output
 
@@ -461,6 +479,8 @@ def test_an_autoscaled_deployment_keeps_the_replicas_its_hpa_chose(api: ApiServe
         docs[1]["spec"]["scale"] = {"enabled": True, "hpa": {"minReplicas": 2, "maxReplicas": 5}}
 
     edit(repo, "content-safety.yaml", autoscale)
+    run(api, repo)
+    complete_jobs(api)
     run(api, repo)
     assert live(api, "Deployment", "nemoguard")["content-safety"]["spec"]["replicas"] == 2
     res = api.store.resource("apps", "v1", "deployments")

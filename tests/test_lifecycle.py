@@ -194,6 +194,7 @@ def test_reconcile_status_shows_every_resource_and_exits_by_state(api: ApiServer
     assert len(api.requests) - before == 3  # one LIST per kind: NIMCache, NIMService, Deployment
 
     set_status(api, "jobs", "content-safety-cache-job", {"succeeded": 1}, "batch")
+    reconcile(api, repo)  # the cache is Ready: its NIMService's Deployment is created now
     deployment = obj(api, "deployments", "content-safety")
     set_status(
         api,
@@ -212,3 +213,51 @@ def test_reconcile_status_shows_every_resource_and_exits_by_state(api: ApiServer
     set_status(api, "jobs", "content-safety-cache-job", {"conditions": [{"type": "Failed", "status": "True"}]}, "batch")
     reconcile(api, repo)
     assert status_command(api)[0] == 2
+
+
+def delete_job(api: ApiServer) -> str:
+    """What ttlSecondsAfterFinished does to a finished Job."""
+    job = obj(api, "jobs", "content-safety-cache-job")
+    jobs = api.store.resource("batch", "v1", "jobs")
+    assert jobs is not None
+    api.store.delete(jobs, "nemoguard", job["metadata"]["name"], "Background", False)
+    return str(job["metadata"]["name"])
+
+
+def test_a_ready_cache_gets_no_new_job_after_its_job_is_cleaned_up(api: ApiServer, repo: Path) -> None:
+    reconcile(api, repo)
+    set_status(api, "jobs", "content-safety-cache-job", {"succeeded": 1}, "batch")
+    reconcile(api, repo)
+    name = delete_job(api)
+    out = reconcile(api, repo)
+    assert f"► Job/nemoguard/{name} skipped (NIMCache/nemoguard/content-safety-cache is Ready" in out
+    assert ("jobs", "nemoguard", name) not in api.store.objects
+    assert state(api, "nimcaches", "content-safety-cache") == "Ready"
+    assert ("deployments", "nemoguard", "content-safety") in api.store.objects
+
+
+def test_a_failed_cache_is_retried_only_on_request(api: ApiServer, repo: Path) -> None:
+    reconcile(api, repo)
+    failed = {"conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]}
+    set_status(api, "jobs", "content-safety-cache-job", failed, "batch")
+    reconcile(api, repo)
+    name = delete_job(api)
+    out = reconcile(api, repo)
+    assert "change its spec or run with --retry-failed" in out and ("jobs", "nemoguard", name) not in api.store.objects
+    result = CliRunner().invoke(main, ["--repo", str(repo), "--kubeconfig", str(api.kubeconfig), "--retry-failed"])
+    assert result.exit_code == 0 and f"► Job/nemoguard/{name} created" in result.output
+    set_status(api, "jobs", "content-safety-cache-job", failed, "batch")
+    reconcile(api, repo)
+    before = len(api.requests)
+    result = CliRunner().invoke(main, ["--repo", str(repo), "--kubeconfig", str(api.kubeconfig), "--retry-failed"])
+    assert result.exit_code == 0 and f"► Job/nemoguard/{name} replaced" in result.output
+    assert [r.method for r in api.requests[before:] if r.path.endswith(name)] == ["DELETE", "PATCH"]
+    assert not obj(api, "jobs", "content-safety-cache-job").get("status")
+
+
+def test_a_service_waits_for_its_cache_and_that_is_not_an_error(api: ApiServer, repo: Path) -> None:
+    out = reconcile(api, repo)
+    for kind in ("Deployment",):
+        assert f"► {kind}/nemoguard/content-safety waiting (waiting for NIMCache content-safety-cache" in out
+    assert ("deployments", "nemoguard", "content-safety") not in api.store.objects
+    assert ("services", "nemoguard", "content-safety") in api.store.objects
