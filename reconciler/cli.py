@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -16,7 +17,7 @@ import click
 
 from reconciler import __version__
 from reconciler.errors import ReconcilerError
-from reconciler.options import ClusterConfig, Mode, Options, PruneOptions
+from reconciler.options import ClusterConfig, LockOptions, Mode, Options, PruneOptions
 
 if TYPE_CHECKING:
     from reconciler.report import RunReport
@@ -40,6 +41,27 @@ def _cluster_config(kubeconfig: tuple[str, ...], context: str | None) -> Cluster
     if os.environ.get("KUBERNETES_SERVICE_HOST"):
         return ClusterConfig(in_cluster=True)
     return None
+
+
+def duration(text: str) -> float:
+    """``90``, ``30s``, ``5m``, ``1h``, ``1h30m`` → seconds."""
+    import re
+
+    parts = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?", text.strip())
+    if not text.strip() or parts is None:
+        raise click.BadParameter(f"{text!r} is not a duration such as 30s, 5m or 1h")
+    hours, minutes, seconds = (int(p) if p else 0 for p in parts.groups())
+    return float(hours * 3600 + minutes * 60 + seconds)
+
+
+def _lock_namespace(config: ClusterConfig | None, given: str | None) -> str:
+    """--lock-namespace, else the pod's own namespace when in a cluster, else default."""
+    if given:
+        return given
+    own = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+    if config is not None and config.in_cluster and own.is_file():
+        return own.read_text().strip()
+    return "default"
 
 
 def _exit_code(run: RunReport) -> int:
@@ -93,6 +115,11 @@ _context = click.option("--context", help="The kubeconfig context to use.")
 )
 @click.option("--allow-empty", is_flag=True, help="Allow pruning everything when the repo renders nothing.")
 @click.option("--retry-failed", is_flag=True, help="Run the caching Job of a Failed NIMCache again.")
+@click.option("--lock-name", help="The run lock's Lease (default: nim-reconciler-<cluster>).")
+@click.option(
+    "--lock-namespace", help="The Lease's namespace (default: the pod's namespace in a cluster, else default)."
+)
+@click.option("--lock-wait", default="0", show_default=True, help="How long to wait for a lock held by another run.")
 @click.option(
     "--templates",
     type=click.Path(path_type=Path, file_okay=False),
@@ -111,6 +138,9 @@ def main(
     max_prune: int,
     allow_empty: bool,
     retry_failed: bool,
+    lock_name: str | None,
+    lock_namespace: str | None,
+    lock_wait: str,
     templates: Path | None,
     fmt: str,
 ) -> None:
@@ -145,6 +175,12 @@ def main(
         kube=kube,
         prune=PruneOptions(enabled=prune, max_prune=max_prune, allow_empty=allow_empty),
         retry_failed=retry_failed,
+        lock=LockOptions(
+            lock_name,
+            _lock_namespace(kube, lock_namespace),
+            f"{socket.gethostname()}-{os.getpid()}",
+            duration(lock_wait),
+        ),
     )
     try:
         result = pipeline.reconcile(options)

@@ -99,6 +99,37 @@ class Cluster:
         ref = ObjRef(kind.kind, meta.get("namespace", ""), meta["name"])
         return self._call("PATCH", path, ref, query=query, body=body, content_type="application/apply-patch+yaml")
 
+    def create(self, kind: Kind, body: dict[str, Any]) -> dict[str, Any]:
+        """POST: fails with ``Conflict`` when the object exists (what a lock needs)."""
+        meta = body["metadata"]
+        ref = ObjRef(kind.kind, meta.get("namespace", ""), meta["name"])
+        return self._call(
+            "POST", kind.path(meta.get("namespace", "")), ref, body=body, query=[("fieldManager", FIELD_MANAGER)]
+        )
+
+    def replace(self, kind: Kind, body: dict[str, Any]) -> dict[str, Any]:
+        """PUT with the body's resourceVersion: fails with ``Conflict`` when someone else changed it first."""
+        meta = body["metadata"]
+        ref = ObjRef(kind.kind, meta.get("namespace", ""), meta["name"])
+        return self._call(
+            "PUT",
+            kind.path(meta.get("namespace", ""), meta["name"]),
+            ref,
+            body=body,
+            query=[("fieldManager", FIELD_MANAGER)],
+        )
+
+    def patch(self, kind: Kind, namespace: str, name: str, patch: dict[str, Any]) -> dict[str, Any]:
+        """JSON merge patch."""
+        return self._call(
+            "PATCH",
+            kind.path(namespace, name),
+            ObjRef(kind.kind, namespace, name),
+            body=patch,
+            content_type="application/merge-patch+json",
+            query=[("fieldManager", FIELD_MANAGER)],
+        )
+
     def delete(
         self, kind: Kind, namespace: str, name: str, *, dry_run: bool = False, propagation: str = "Background"
     ) -> None:

@@ -27,6 +27,16 @@ class ClusterConfig:
     max_wait: float = 60.0
 
 
+@dataclass(frozen=True)
+class LockOptions:
+    """The run lock: a Lease named ``name`` (default ``nim-reconciler-<cluster>``) in ``namespace``."""
+
+    name: str | None = None
+    namespace: str = "default"
+    identity: str = "nim-reconciler"
+    wait: float = 0.0
+
+
 class Mode(StrEnum):
     APPLY = "apply"
     DRY_RUN = "client"  # compare with the cluster (or nothing, offline) and change nothing
@@ -45,3 +55,4 @@ class Options:
     prune: PruneOptions = field(default_factory=PruneOptions)
     kube: ClusterConfig | None = None  # None: no cluster configured (an offline dry run)
     retry_failed: bool = False
+    lock: LockOptions = field(default_factory=lambda: LockOptions())

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from reconciler import apply, documents, gating, layout, lifecycle, plan, validation, views
+from reconciler import apply, documents, gating, layout, lifecycle, lock, plan, validation, views
 from reconciler.errors import ReconcilerError
 from reconciler.kinds import BY_KIND
 from reconciler.options import ClusterConfig, Mode, Options
@@ -70,6 +70,26 @@ def _against(cluster: apply.ClusterApi, options: Options, result: Render) -> Run
     problems = apply.preflight(cluster, {o.ref.kind for o in result.objects}, {o.ref.namespace for o in result.objects})
     if problems:
         return RunReport(result.cluster, result.check, mode, errors=problems, requests=_requests(cluster))
+    held: lock.Held | None = None
+    if options.mode is Mode.APPLY:
+        config = options.lock
+        name = config.name or f"nim-reconciler-{result.cluster}"
+        got = lock.acquire(cluster, lock.LockConfig(name, config.namespace, config.identity, config.wait))
+        if isinstance(got, lock.Busy):
+            notice = (
+                f"cluster {result.cluster} is being reconciled by {got.holder} (since {got.since}); nothing "
+                f"done (use --lock-wait to wait for it)"
+            )
+            return RunReport(result.cluster, result.check, mode, notice=notice, requests=_requests(cluster))
+        held = got
+    try:
+        return _reconcile(cluster, options, result, mode)
+    finally:
+        if held is not None:
+            lock.release(cluster, held)
+
+
+def _reconcile(cluster: apply.ClusterApi, options: Options, result: Render, mode: str) -> RunReport:
     live = apply.observe(cluster, result.cluster)
     planned = gating.gate(
         plan.plan(result.objects, live, options.prune), result.objects, live, retry_failed=options.retry_failed

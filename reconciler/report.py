@@ -143,6 +143,7 @@ class RunReport:
     entries: Sequence[Entry] = ()
     errors: Sequence[str] = ()
     requests: int = 0
+    notice: str = ""  # a run that did nothing on purpose (the lock is held by another run)
 
     def count(self, action: str) -> int:
         return sum(1 for e in self.entries if e.action == action and not e.error)
@@ -196,6 +197,9 @@ def run_text(run: RunReport) -> str:
         if entry.diff and run.mode != "apply" and entry.action == "configured":
             lines += ["  " + line for line in entry.diff.rstrip("\n").splitlines()]
     lines += [f"error: {e}" for e in run.errors]
+    if run.notice:
+        lines.append(run.notice)
+        return "\n".join(lines) + "\n"
     lines.append(run_summary(run))
     return "\n".join(lines) + "\n"
 
@@ -217,6 +221,7 @@ def run_json(run: RunReport) -> str:
             for e in run.entries
         ],
         "errors": list(run.errors),
+        "notice": run.notice,
         "summary": {a: run.count(a) for a in ACTIONS},
         "requests": run.requests,
     }

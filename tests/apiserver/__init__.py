@@ -117,8 +117,9 @@ class ApiServer:
         self.httpd.shutdown()
         self.httpd.server_close()
 
-    def writes(self) -> list[Request]:
-        return [r for r in self.requests if r.write]
+    def writes(self, leases: bool = False) -> list[Request]:
+        """Write requests; without the run lock's Lease writes unless asked (a run's own bookkeeping)."""
+        return [r for r in self.requests if r.write and (leases or "/leases/" not in r.path)]
 
     def _write_kubeconfig(self, directory: Path | None) -> Path:
         import tempfile
