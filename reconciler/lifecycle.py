@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler import status
+from reconciler import events, status
 from reconciler.apply import ClusterApi, Outcome
 from reconciler.errors import ClusterError
 from reconciler.kinds import BY_KIND, Kind
@@ -19,6 +19,37 @@ from reconciler.plan import Action, Change, Plan
 from reconciler.refs import ObjRef
 
 PODS = Kind("Pod", "v1", "pods")
+
+
+def report_failures(
+    api: ClusterApi, plan: Plan, objects: Mapping[ObjRef, dict[str, Any]], outcomes: Sequence[Outcome], now: str
+) -> list[str]:
+    """ReconcileFailed and PruneBlocked events on the custom resource each failed or blocked object belongs to.
+
+    ``outcomes`` are this run's writes; the plan's own blocked changes (guards that fired) count too.
+    """
+    problems = []
+    done = {o.change.ref for o in outcomes}
+    for outcome in [*outcomes, *(Outcome(c) for c in plan.changes if c.ref not in done)]:
+        failed = bool(outcome.error)
+        blocked = outcome.change.action is Action.BLOCKED and "prune guard" in outcome.change.reason
+        owner = _owner(outcome.change.ref, plan, objects)
+        if (failed or blocked) and owner is not None and owner in objects:
+            reason = "ReconcileFailed" if failed else "PruneBlocked"
+            message = outcome.error if failed else f"{outcome.change.ref}: {outcome.change.reason}"
+            try:
+                events.emit(api, objects[owner], "Warning", reason, message, now)
+            except ClusterError as exc:
+                problems.append(f"cannot record an event: {exc}")
+    return problems
+
+
+def _owner(ref: ObjRef, plan: Plan, objects: Mapping[ObjRef, dict[str, Any]]) -> ObjRef | None:
+    if ref.kind in ("NIMCache", "NIMService"):
+        return ref
+    body = plan.bodies.get(ref) or objects.get(ref) or {}
+    refs = body.get("metadata", {}).get("ownerReferences") or []
+    return ObjRef(refs[0]["kind"], ref.namespace, refs[0]["name"]) if refs else None
 
 
 def current(live: Mapping[ObjRef, dict[str, Any]], outcomes: Sequence[Outcome]) -> dict[ObjRef, dict[str, Any]]:
@@ -53,7 +84,7 @@ def record(
         )
         new = status.nimcache(view, objects[ref].get("status") or {}, now)
         states[(ref.namespace, ref.name)] = new["state"]
-        written += _write(api, objects[ref], new)
+        written += _write(api, objects[ref], new, now)
     for ref in services:
         body = objects[ref]
         cache = ((body.get("spec") or {}).get("storage") or {}).get("nimCache", {}).get("name")
@@ -70,7 +101,7 @@ def record(
             objects.get(ObjRef("Service", ref.namespace, ref.name)),
             port,
         )
-        written += _write(api, body, status.nimservice(service_view, body.get("status") or {}, now))
+        written += _write(api, body, status.nimservice(service_view, body.get("status") or {}, now), now)
     return written
 
 
@@ -93,9 +124,13 @@ def _pods(api: ClusterApi, jobs: Sequence[dict[str, Any]]) -> dict[tuple[str, st
     return out
 
 
-def _write(api: ClusterApi, obj: dict[str, Any], new: dict[str, Any]) -> list[Outcome]:
+_WARNING = {("NIMCache", status.FAILED): "JobFailed", ("NIMService", status.FAILED): "Failed"}
+
+
+def _write(api: ClusterApi, obj: dict[str, Any], new: dict[str, Any], now: str) -> list[Outcome]:
     if obj.get("status") == new:
         return []
+    old_state = (obj.get("status") or {}).get("state")
     meta = obj["metadata"]
     ref = ObjRef(obj["kind"], meta.get("namespace", ""), meta["name"])
     body = {
@@ -107,6 +142,17 @@ def _write(api: ClusterApi, obj: dict[str, Any], new: dict[str, Any]) -> list[Ou
     change = Change(Action.CONFIGURED, ref, reason=f"status {new['state']}")
     try:
         api.apply(BY_KIND[obj["kind"]], body, status=True)
+        if new["state"] != old_state:
+            warning = _WARNING.get((obj["kind"], new["state"]))
+            message = next((c["message"] for c in reversed(new["conditions"]) if c.get("message")), "")
+            events.emit(
+                api,
+                obj,
+                "Warning" if warning else "Normal",
+                warning or new["state"],
+                f"{obj['kind']} {meta['name']} is {new['state']}" + (f": {message}" if message else ""),
+                now,
+            )
     except ClusterError as exc:
         return [Outcome(change, str(exc))]
     return [Outcome(change)]

@@ -103,10 +103,14 @@ def _reconcile(cluster: apply.ClusterApi, options: Options, result: Render, mode
     if options.mode is Mode.APPLY:
         now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         statuses = lifecycle.record(cluster, planned, live, done.outcomes, now)
+        problems = lifecycle.report_failures(
+            cluster, planned, lifecycle.current(live, done.outcomes), done.outcomes, now
+        )
         entries += [
             Entry("status", str(o.change.ref), reason=o.change.reason.removeprefix("status "), error=o.error)
             for o in statuses
         ]
+        return RunReport(result.cluster, result.check, mode, entries, errors=problems, requests=_requests(cluster))
     return RunReport(result.cluster, result.check, mode, entries, requests=_requests(cluster))
 
 

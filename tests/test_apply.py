@@ -171,7 +171,7 @@ def test_a_removed_manifest_prunes_its_objects_but_nothing_else(api: ApiServer, 
     assert code == 0, out
     assert "► NIMCache/nemoguard/content-safety-cache pruned" in out
     assert "► PersistentVolumeClaim/nemoguard/content-safety-cache-pvc pruned" in out
-    assert not [k for k in api.store.objects if k[1] == "nemoguard"]
+    assert not [k for k in api.store.objects if k[1] == "nemoguard" and k[0] != "events"]
     assert len([k for k in api.store.objects if k[0] == "nimcaches"]) == 7
     deletes = [r for r in api.requests if r.method == "DELETE"]
     assert {r.query["propagationPolicy"] for r in deletes if "/nimcaches/" in r.path or "/nimservices/" in r.path} == {

@@ -1,0 +1,99 @@
+"""events.py: Events on our custom resources for state changes and failures, deduplicated like Kubernetes."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from reconciler import events
+from reconciler.cli import main
+from reconciler.kube import Cluster
+from reconciler.options import ClusterConfig
+
+from .apiserver import ApiServer, Fault
+from .conftest import REPO
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[ApiServer]:
+    with ApiServer(tmp_path, namespaces=("nemoguard",)) as server:
+        assert CliRunner().invoke(main, ["install-crds", "--kubeconfig", str(server.kubeconfig)]).exit_code == 0
+        yield server
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    target = tmp_path / "repo"
+    shutil.copytree(REPO / "clusters" / "demo" / "nemoguard", target / "clusters" / "demo" / "nemoguard")
+    return target
+
+
+def reconcile(api: ApiServer, repo: Path) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["--repo", str(repo), "--kubeconfig", str(api.kubeconfig)])
+    return result.exit_code, result.output
+
+
+def recorded(api: ApiServer) -> list[dict[str, Any]]:
+    return [v for k, v in sorted(api.store.objects.items()) if k[0] == "events"]
+
+
+def test_state_changes_are_events_and_a_no_op_run_emits_none(api: ApiServer, repo: Path) -> None:
+    reconcile(api, repo)
+    found = {(e["involvedObject"]["kind"], e["reason"], e["type"]) for e in recorded(api)}
+    assert ("NIMCache", "Started", "Normal") in found and ("NIMService", "NotReady", "Normal") in found
+    event = next(e for e in recorded(api) if e["involvedObject"]["kind"] == "NIMCache")
+    assert event["source"]["component"] == "nim-reconciler" and event["count"] == 1
+    before = len(api.writes())
+    reconcile(api, repo)
+    assert [r for r in api.writes()[before:] if "/events" in r.path] == []
+
+
+def test_a_failed_cache_is_a_warning(api: ApiServer, repo: Path) -> None:
+    reconcile(api, repo)
+    jobs = api.store.resource("batch", "v1", "jobs")
+    assert jobs is not None
+    name = next(k[2] for k in api.store.objects if k[0] == "jobs")
+    api.store.apply(jobs, "nemoguard", name, {"apiVersion": "batch/v1", "kind": "Job", "metadata": {
+        "name": name, "namespace": "nemoguard"}, "status": {"conditions": [{"type": "Failed", "status": "True",
+                                                                             "message": "backoff limit"}]}},
+                    "job-controller", True, False, "status")
+    reconcile(api, repo)
+    warnings = {(e["involvedObject"]["kind"], e["reason"]) for e in recorded(api) if e["type"] == "Warning"}
+    assert ("NIMCache", "JobFailed") in warnings and ("NIMService", "Failed") in warnings
+
+
+def test_the_same_event_again_raises_its_count(api: ApiServer) -> None:
+    cluster = Cluster(ClusterConfig(kubeconfig=(str(api.kubeconfig),)))
+    involved = {"apiVersion": "apps.nvidia.com/v1alpha1", "kind": "NIMCache",
+                "metadata": {"name": "c", "namespace": "nemoguard", "uid": "u"}}
+    for _ in range(3):
+        events.emit(cluster, involved, "Warning", "ReconcileFailed", "boom", "2026-11-22T10:00:00Z")
+    events.emit(cluster, involved, "Warning", "ReconcileFailed", "other", "2026-11-22T10:00:01Z")
+    counts = sorted(e["count"] for e in recorded(api))
+    assert counts == [1, 3]
+
+
+def test_a_failed_apply_is_a_reconcile_failed_event_on_its_custom_resource(api: ApiServer, repo: Path) -> None:
+    api.faults.add(Fault(method="PATCH", path="/jobs/", status=422, times=1))
+    code, _ = reconcile(api, repo)
+    assert code == 2
+    failed = [e for e in recorded(api) if e["reason"] == "ReconcileFailed"]
+    assert failed and failed[0]["involvedObject"]["name"] == "content-safety-cache"
+
+
+def test_a_prune_guard_is_a_prune_blocked_event(api: ApiServer, repo: Path) -> None:
+    reconcile(api, repo)
+    path = next(repo.rglob("content-safety.yaml"))
+    docs = list(yaml.safe_load_all(path.read_text()))
+    docs[0]["spec"]["storage"]["pvc"]["name"] = "renamed"
+    path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+    code, _ = reconcile(api, repo)
+    assert code == 3
+    blocked = [e for e in recorded(api) if e["reason"] == "PruneBlocked"]
+    assert blocked and "content-safety-cache-pvc" in blocked[0]["message"]
