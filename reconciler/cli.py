@@ -10,6 +10,7 @@ import gc
 import os
 import socket
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -17,7 +18,7 @@ import click
 
 from reconciler import __version__
 from reconciler.errors import ReconcilerError
-from reconciler.options import ClusterConfig, LockOptions, Mode, Options, PruneOptions
+from reconciler.options import ClusterConfig, LockOptions, Mode, Options, PruneOptions, WaitOptions
 
 if TYPE_CHECKING:
     from reconciler.report import RunReport
@@ -47,11 +48,11 @@ def duration(text: str) -> float:
     """``90``, ``30s``, ``5m``, ``1h``, ``1h30m`` → seconds."""
     import re
 
-    parts = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?", text.strip())
+    parts = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s?)?", text.strip())
     if not text.strip() or parts is None:
         raise click.BadParameter(f"{text!r} is not a duration such as 30s, 5m or 1h")
-    hours, minutes, seconds = (int(p) if p else 0 for p in parts.groups())
-    return float(hours * 3600 + minutes * 60 + seconds)
+    hours, minutes, seconds = (float(p) if p else 0.0 for p in parts.groups())
+    return hours * 3600 + minutes * 60 + seconds
 
 
 def _lock_namespace(config: ClusterConfig | None, given: str | None) -> str:
@@ -62,6 +63,11 @@ def _lock_namespace(config: ClusterConfig | None, given: str | None) -> str:
     if config is not None and config.in_cluster and own.is_file():
         return own.read_text().strip()
     return "default"
+
+
+def progress(line: str) -> None:
+    """--wait prints one line per state change, with the time (for CI logs and terminals alike)."""
+    click.echo(f"{time.strftime('%H:%M:%S')} {line}")
 
 
 def _exit_code(run: RunReport) -> int:
@@ -115,6 +121,9 @@ _context = click.option("--context", help="The kubeconfig context to use.")
 )
 @click.option("--allow-empty", is_flag=True, help="Allow pruning everything when the repo renders nothing.")
 @click.option("--retry-failed", is_flag=True, help="Run the caching Job of a Failed NIMCache again.")
+@click.option("--wait", "wait", is_flag=True, help="Stay until every cache is Ready and every service rolled out.")
+@click.option("--timeout", default="30m", show_default=True, help="How long --wait waits.")
+@click.option("--poll-interval", default="5s", show_default=True, hidden=True)
 @click.option("--lock-name", help="The run lock's Lease (default: nim-reconciler-<cluster>).")
 @click.option(
     "--lock-namespace", help="The Lease's namespace (default: the pod's namespace in a cluster, else default)."
@@ -141,6 +150,9 @@ def main(
     lock_name: str | None,
     lock_namespace: str | None,
     lock_wait: str,
+    wait: bool,
+    timeout: str,
+    poll_interval: str,
     templates: Path | None,
     fmt: str,
 ) -> None:
@@ -175,6 +187,7 @@ def main(
         kube=kube,
         prune=PruneOptions(enabled=prune, max_prune=max_prune, allow_empty=allow_empty),
         retry_failed=retry_failed,
+        wait=WaitOptions(duration(timeout), duration(poll_interval), progress) if wait else None,
         lock=LockOptions(
             lock_name,
             _lock_namespace(kube, lock_namespace),

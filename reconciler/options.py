@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -37,6 +38,15 @@ class LockOptions:
     wait: float = 0.0
 
 
+@dataclass(frozen=True)
+class WaitOptions:
+    """``--wait``: poll until everything is Ready (or something Failed), at most ``timeout`` seconds."""
+
+    timeout: float = 1800.0
+    poll: float = 5.0  # Flux polls every 5 s
+    progress: Callable[[str], None] = print  # one line per state change
+
+
 class Mode(StrEnum):
     APPLY = "apply"
     DRY_RUN = "client"  # compare with the cluster (or nothing, offline) and change nothing
@@ -56,3 +66,4 @@ class Options:
     kube: ClusterConfig | None = None  # None: no cluster configured (an offline dry run)
     retry_failed: bool = False
     lock: LockOptions = field(default_factory=lambda: LockOptions())
+    wait: WaitOptions | None = None

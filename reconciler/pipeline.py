@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from reconciler import apply, documents, gating, layout, lifecycle, lock, plan, validation, views
+from reconciler import apply, documents, gating, layout, lifecycle, lock, plan, validation, views, waiting
 from reconciler.errors import ReconcilerError
 from reconciler.kinds import BY_KIND
 from reconciler.options import ClusterConfig, Mode, Options
@@ -83,10 +84,41 @@ def _against(cluster: apply.ClusterApi, options: Options, result: Render) -> Run
             return RunReport(result.cluster, result.check, mode, notice=notice, requests=_requests(cluster))
         held = got
     try:
-        return _reconcile(cluster, options, result, mode)
+        report = _reconcile(cluster, options, result, mode)
+        if options.wait is None or options.mode is not Mode.APPLY or report.failed or report.blocked:
+            return report
+        return _wait(cluster, options, result, mode, report, held)
     finally:
         if held is not None:
             lock.release(cluster, held)
+
+
+def _wait(
+    cluster: apply.ClusterApi, options: Options, result: Render, mode: str, first: RunReport, held: lock.Held | None
+) -> RunReport:
+    """Reconcile again every poll until every cache is Ready or Failed and every service has rolled out."""
+    assert options.wait is not None
+    deadline = time.monotonic() + options.wait.timeout
+    states: dict[str, str] = {}
+    while True:
+        current = waiting.states(cluster, result.cluster)
+        for ref, state in sorted(current.items()):
+            if states.get(ref) != state:
+                options.wait.progress(f"{ref}: {state}")
+        states = current
+        verdict = waiting.verdict(states)
+        if verdict is not None:
+            return replace(first, errors=[*first.errors, *verdict], requests=_requests(cluster))
+        if time.monotonic() >= deadline:
+            pending = ", ".join(f"{ref} ({state})" for ref, state in sorted(states.items()) if state != "Ready")
+            message = f"timed out after {options.wait.timeout:g}s waiting for: {pending}"
+            return replace(first, errors=[*first.errors, message], requests=_requests(cluster))
+        time.sleep(min(options.wait.poll, max(0.0, deadline - time.monotonic())))
+        if held is not None:
+            lock.renew(cluster, held)
+        again = _reconcile(cluster, options, result, mode)
+        if again.failed:
+            return replace(again, requests=_requests(cluster))
 
 
 def _reconcile(cluster: apply.ClusterApi, options: Options, result: Render, mode: str) -> RunReport:

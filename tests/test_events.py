@@ -59,10 +59,21 @@ def test_a_failed_cache_is_a_warning(api: ApiServer, repo: Path) -> None:
     jobs = api.store.resource("batch", "v1", "jobs")
     assert jobs is not None
     name = next(k[2] for k in api.store.objects if k[0] == "jobs")
-    api.store.apply(jobs, "nemoguard", name, {"apiVersion": "batch/v1", "kind": "Job", "metadata": {
-        "name": name, "namespace": "nemoguard"}, "status": {"conditions": [{"type": "Failed", "status": "True",
-                                                                             "message": "backoff limit"}]}},
-                    "job-controller", True, False, "status")
+    api.store.apply(
+        jobs,
+        "nemoguard",
+        name,
+        {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": name, "namespace": "nemoguard"},
+            "status": {"conditions": [{"type": "Failed", "status": "True", "message": "backoff limit"}]},
+        },
+        "job-controller",
+        True,
+        False,
+        "status",
+    )
     reconcile(api, repo)
     warnings = {(e["involvedObject"]["kind"], e["reason"]) for e in recorded(api) if e["type"] == "Warning"}
     assert ("NIMCache", "JobFailed") in warnings and ("NIMService", "Failed") in warnings
@@ -70,8 +81,11 @@ def test_a_failed_cache_is_a_warning(api: ApiServer, repo: Path) -> None:
 
 def test_the_same_event_again_raises_its_count(api: ApiServer) -> None:
     cluster = Cluster(ClusterConfig(kubeconfig=(str(api.kubeconfig),)))
-    involved = {"apiVersion": "apps.nvidia.com/v1alpha1", "kind": "NIMCache",
-                "metadata": {"name": "c", "namespace": "nemoguard", "uid": "u"}}
+    involved = {
+        "apiVersion": "apps.nvidia.com/v1alpha1",
+        "kind": "NIMCache",
+        "metadata": {"name": "c", "namespace": "nemoguard", "uid": "u"},
+    }
     for _ in range(3):
         events.emit(cluster, involved, "Warning", "ReconcileFailed", "boom", "2026-11-22T10:00:00Z")
     events.emit(cluster, involved, "Warning", "ReconcileFailed", "other", "2026-11-22T10:00:01Z")

@@ -261,3 +261,73 @@ def test_a_service_waits_for_its_cache_and_that_is_not_an_error(api: ApiServer, 
         assert f"► {kind}/nemoguard/content-safety waiting (waiting for NIMCache content-safety-cache" in out
     assert ("deployments", "nemoguard", "content-safety") not in api.store.objects
     assert ("services", "nemoguard", "content-safety") in api.store.objects
+
+
+def run_in_background(api: ApiServer, repo: Path, *args: str) -> tuple[Any, dict[str, Any]]:
+    import threading
+
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        result = CliRunner().invoke(main, ["--repo", str(repo), "--kubeconfig", str(api.kubeconfig), *args])
+        outcome["code"], outcome["output"] = result.exit_code, result.output
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    return thread, outcome
+
+
+def wait_for(condition: Any, seconds: float = 10.0) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_wait_stays_until_everything_is_ready(api: ApiServer, repo: Path) -> None:
+    thread, outcome = run_in_background(api, repo, "--wait", "--timeout", "20s", "--poll-interval", "0.1s")
+    wait_for(lambda: any(k[0] == "jobs" for k in api.store.objects))
+    set_status(api, "jobs", "content-safety-cache-job", {"succeeded": 1}, "batch")
+    wait_for(lambda: ("deployments", "nemoguard", "content-safety") in api.store.objects)
+    deployment = obj(api, "deployments", "content-safety")
+    set_status(
+        api,
+        "deployments",
+        "content-safety",
+        {"observedGeneration": deployment["metadata"]["generation"], "updatedReplicas": 1, "availableReplicas": 1},
+        "apps",
+    )
+    thread.join(30)
+    assert outcome["code"] == 0, outcome["output"]
+    assert "NIMCache/nemoguard/content-safety-cache: Ready" in outcome["output"]
+    assert "NIMService/nemoguard/content-safety: Ready" in outcome["output"]
+    lease = next(v for k, v in api.store.objects.items() if k[0] == "leases")
+    assert "holderIdentity" not in lease["spec"]
+
+
+def test_wait_fails_fast_on_a_failed_cache(api: ApiServer, repo: Path) -> None:
+    thread, outcome = run_in_background(api, repo, "--wait", "--timeout", "20s", "--poll-interval", "0.1s")
+    wait_for(lambda: any(k[0] == "jobs" for k in api.store.objects))
+    set_status(api, "jobs", "content-safety-cache-job", {"conditions": [{"type": "Failed", "status": "True"}]}, "batch")
+    thread.join(30)
+    assert outcome["code"] == 2 and "NIMCache/nemoguard/content-safety-cache is Failed" in outcome["output"]
+
+
+def test_wait_times_out(api: ApiServer, repo: Path) -> None:
+    result = CliRunner().invoke(
+        main,
+        [
+            "--repo",
+            str(repo),
+            "--kubeconfig",
+            str(api.kubeconfig),
+            "--wait",
+            "--timeout",
+            "0.5s",
+            "--poll-interval",
+            "0.1s",
+        ],
+    )
+    assert result.exit_code == 2 and "timed out after 0.5s waiting for" in result.output
