@@ -229,6 +229,38 @@ def status_command(cluster: str | None, kubeconfig: tuple[str, ...], context: st
     sys.exit(EXIT_ERROR if "Failed" in states else EXIT_OK if states <= {"Ready"} else EXIT_CHANGES)
 
 
+@main.command("doctor")
+@click.option("--repo", type=click.Path(path_type=Path), default=Path("."), show_default=True)
+@click.option("--cluster", help="Which clusters/<cluster> to check (optional when there is only one).")
+@_kubeconfig
+@_context
+def doctor_command(repo: Path, cluster: str | None, kubeconfig: tuple[str, ...], context: str | None) -> None:
+    """Check what the manifests need from the cluster: Secrets and their keys (never their values), pull
+    secrets, StorageClasses, GPU nodes for the caching Jobs, existing PVCs; and how to read a failed cache's logs.
+
+    Reads Secrets, so it needs its own RBAC (see README); the cron run never does. Exit 0 all good, 2 otherwise.
+    """
+    from reconciler import pipeline
+    from reconciler.report import check_text
+
+    config = _cluster_config(kubeconfig, context)
+    if config is None:
+        click.echo("error: no cluster configured: pass --kubeconfig, set KUBECONFIG, or run in a pod", err=True)
+        sys.exit(EXIT_ERROR)
+    try:
+        check, findings = pipeline.doctor_run(Options(repo=repo, cluster=cluster, kube=config))
+    except ReconcilerError as exc:
+        _fail(exc)
+    if not check.ok:
+        click.echo(check_text(check), nl=False)
+        sys.exit(EXIT_ERROR)
+    for finding in findings:
+        click.echo(str(finding))
+    bad = sum(1 for f in findings if not f.ok)
+    click.echo(f"{len(findings)} checks, {bad} problem(s)")
+    sys.exit(EXIT_ERROR if bad else EXIT_OK)
+
+
 @main.command("install-crds")
 @_kubeconfig
 @_context

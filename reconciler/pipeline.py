@@ -8,9 +8,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from reconciler import apply, documents, gating, layout, lifecycle, lock, plan, validation, views, waiting
+from reconciler import (
+    apply,
+    doctor,
+    documents,
+    gating,
+    layout,
+    lifecycle,
+    lock,
+    plan,
+    validation,
+    views,
+    waiting,
+)
 from reconciler.errors import ReconcilerError
-from reconciler.kinds import BY_KIND
+from reconciler.kinds import BY_KIND, Kind
 from reconciler.options import ClusterConfig, Mode, Options
 from reconciler.rendering import DesiredObject, Renderer
 from reconciler.report import Check, Entry, Row, RunReport
@@ -163,6 +175,46 @@ def status(config: ClusterConfig, cluster_name: str | None) -> list[Row]:
         cluster.close()
     now = datetime.datetime.now(datetime.UTC)
     return [*(views.cache_row(c, now) for c in caches), *(views.service_row(s, deployments, now) for s in services)]
+
+
+SECRET = Kind("Secret", "v1", "secrets")
+STORAGE_CLASS = Kind("StorageClass", "storage.k8s.io/v1", "storageclasses", namespaced=False)
+NODE = Kind("Node", "v1", "nodes", namespaced=False)
+
+
+def doctor_run(options: Options) -> tuple[Check, list[doctor.Finding]]:
+    """Render, then read what the checks need (Secrets by key name only) and diagnose."""
+    result = render(options)
+    if not result.check.ok or options.kube is None:
+        return result.check, []
+    from reconciler import kube
+
+    cluster = kube.Cluster(options.kube)
+    try:
+        wanted = doctor.needs(result.objects)
+        secrets: dict[tuple[str, str], tuple[str, set[str]] | None] = {}
+        for namespace, name in sorted(wanted.secrets):
+            secret = cluster.get(SECRET, namespace, name)
+            # keep the type and the key names; the values are dropped here and never go further
+            secrets[(namespace, name)] = (
+                None
+                if secret is None
+                else (
+                    str(secret.get("type", "Opaque")),
+                    set(secret.get("data") or {}) | set(secret.get("stringData") or {}),
+                )
+            )
+        pvcs = {key: cluster.get(BY_KIND["PersistentVolumeClaim"], *key) is not None for key in sorted(wanted.pvcs)}
+        seen = doctor.Cluster(
+            secrets,
+            cluster.list(STORAGE_CLASS, ""),
+            cluster.list(NODE, ""),
+            pvcs,
+            cluster.list(BY_KIND["NIMCache"], apply.selector(result.cluster)),
+        )
+    finally:
+        cluster.close()
+    return result.check, doctor.diagnose(result.objects, seen)
 
 
 def _entries(changes: Sequence[plan.Change], errors: dict[object, str] | None = None) -> list[Entry]:
