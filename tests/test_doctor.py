@@ -25,8 +25,8 @@ def api(tmp_path: Path) -> Iterator[ApiServer]:
 
 
 def add(api: ApiServer, plural: str, body: dict[str, Any], namespace: str = "") -> None:
-    group, version = (body["apiVersion"].split("/") + [""])[:2] if "/" in body["apiVersion"] else ("", "v1")
-    res = api.store.resource(group, version or "v1", plural)
+    group, _, version = body["apiVersion"].rpartition("/")
+    res = api.store.resource(group, version, plural)
     assert res is not None
     api.store.create(res, namespace, body, "test", False)
 
