@@ -128,6 +128,7 @@ def bench(pairs: int) -> None:
             f"ratio {bare / ours:.2f}"
         )
         common = ["--kubeconfig", str(kubeconfig)]
+        run(["--cluster", "bench", *common], folder)  # records the first statuses and events
         before = counts(url)
         wall, rss, summary = run(["--cluster", "bench", *common], folder)
         after = counts(url)
