@@ -70,6 +70,26 @@ def progress(line: str) -> None:
     click.echo(f"{time.strftime('%H:%M:%S')} {line}")
 
 
+def _tty() -> bool:
+    return sys.stdout.isatty() and os.environ.get("TERM", "") != "dumb"
+
+
+class LiveTable:
+    """Redraws the --wait table in place on a terminal (cursor up, clear to the end)."""
+
+    def __init__(self) -> None:
+        self.height = 0
+
+    def __call__(self, states: dict[str, str]) -> None:
+        from reconciler.report import wait_table
+
+        text = wait_table(states)
+        if self.height:
+            click.echo(f"\x1b[{self.height}A\x1b[J", nl=False, color=True)  # only ever used on a terminal
+        click.echo(text, nl=False)
+        self.height = text.count("\n")
+
+
 def _exit_code(run: RunReport) -> int:
     if run.failed:
         return EXIT_ERROR
@@ -187,7 +207,9 @@ def main(
         kube=kube,
         prune=PruneOptions(enabled=prune, max_prune=max_prune, allow_empty=allow_empty),
         retry_failed=retry_failed,
-        wait=WaitOptions(duration(timeout), duration(poll_interval), progress) if wait else None,
+        wait=WaitOptions(duration(timeout), duration(poll_interval), progress, LiveTable() if _tty() else None)
+        if wait
+        else None,
         lock=LockOptions(
             lock_name,
             _lock_namespace(kube, lock_namespace),

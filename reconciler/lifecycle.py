@@ -77,12 +77,14 @@ def record(
     pods = _pods(api, [objects[j] for j in jobs.values() if j is not None and j in objects])
     written: list[Outcome] = []
     states: dict[tuple[str, str], str] = {}
+    errors = {_owner(o.change.ref, plan, objects): o for o in outcomes if o.error}
     for ref in caches:
         job = jobs[ref]
         view = status.cache_view(
             objects[ref], objects, job.name if job else "", pods.get((ref.namespace, ref.name), [])
         )
-        new = status.nimcache(view, objects[ref].get("status") or {}, now)
+        failure = errors.get(ref)
+        new = status.nimcache(view, objects[ref].get("status") or {}, now, failure.error if failure else "")
         states[(ref.namespace, ref.name)] = new["state"]
         written += _write(api, objects[ref], new, now)
     for ref in services:
@@ -101,7 +103,9 @@ def record(
             objects.get(ObjRef("Service", ref.namespace, ref.name)),
             port,
         )
-        written += _write(api, body, status.nimservice(service_view, body.get("status") or {}, now), now)
+        failure = errors.get(ref)
+        error = (failure.change.ref.kind, failure.error) if failure else None
+        written += _write(api, body, status.nimservice(service_view, body.get("status") or {}, now, error), now)
     return written
 
 

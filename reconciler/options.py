@@ -45,6 +45,7 @@ class WaitOptions:
     timeout: float = 1800.0
     poll: float = 5.0  # Flux polls every 5 s
     progress: Callable[[str], None] = print  # one line per state change
+    table: Callable[[dict[str, str]], None] | None = None  # on a terminal: redraw a table of every state instead
 
 
 class Mode(StrEnum):

@@ -114,9 +114,12 @@ def _wait(
     states: dict[str, str] = {}
     while True:
         current = waiting.states(cluster, result.cluster)
-        for ref, state in sorted(current.items()):
-            if states.get(ref) != state:
-                options.wait.progress(f"{ref}: {state}")
+        if options.wait.table is not None:
+            options.wait.table(current)
+        else:
+            for ref, state in sorted(current.items()):
+                if states.get(ref) != state:
+                    options.wait.progress(f"{ref}: {state}")
         states = current
         verdict = waiting.verdict(states)
         if verdict is not None:

@@ -308,3 +308,13 @@ def status_json(rows: Sequence[Row]) -> str:
         for r in rows
     ]
     return json.dumps({"items": items}, indent=2) + "\n"
+
+
+def wait_table(states: dict[str, str]) -> str:
+    """The table `--wait` redraws on a terminal: every resource and its state, the ones not Ready first."""
+    order = sorted(states.items(), key=lambda item: (item[1] == "Ready", item[0]))
+    width = max((len(ref) for ref in states), default=8)
+    lines = [f"{'RESOURCE'.ljust(width)}   STATE"] + [f"{ref.ljust(width)}   {state}" for ref, state in order]
+    ready = sum(1 for s in states.values() if s == "Ready")
+    lines.append(f"{ready}/{len(states)} ready")
+    return "\n".join(lines) + "\n"

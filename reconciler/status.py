@@ -92,7 +92,11 @@ def _job_condition(job: Obj, kind: str) -> Obj | None:
     )
 
 
-def nimcache(view: CacheView, previous: Obj, now: str) -> dict[str, Any]:
+RECONCILE_FAILED = "NIM_CACHE_RECONCILE_FAILED"
+
+
+def nimcache(view: CacheView, previous: Obj, now: str, error: str = "") -> dict[str, Any]:
+    """``error``: an object of this cache could not be applied in this run (state NotReady, ReconcileFailed)."""
     generation = int((view.body.get("metadata") or {}).get("generation") or 1)
     before = previous.get("conditions") or []
     found: list[tuple[str, bool, str, str]] = []
@@ -110,6 +114,11 @@ def nimcache(view: CacheView, previous: Obj, now: str) -> dict[str, Any]:
             for c in before
             if c.get("type") in (JOB_CREATED, JOB_COMPLETED)
         ]
+    if error:
+        state = NOT_READY
+        found.append((RECONCILE_FAILED, True, "ReconcileFailed", error))
+    elif any(c.get("type") == RECONCILE_FAILED for c in before):
+        found.append((RECONCILE_FAILED, False, "Reconciled", "The NIMCache was reconciled"))
     status: dict[str, Any] = {
         "state": state,
         "pvc": view.pvc_name,
@@ -164,10 +173,13 @@ class ServiceView:
     port: int
 
 
-def nimservice(view: ServiceView, previous: Obj, now: str) -> dict[str, Any]:
+def nimservice(view: ServiceView, previous: Obj, now: str, error: tuple[str, str] | None = None) -> dict[str, Any]:
+    """``error``: (kind, message) of an object of this service that could not be applied in this run."""
     generation = int((view.body.get("metadata") or {}).get("generation") or 1)
     before = previous.get("conditions") or []
     state, ready, failed = _service_state(view)
+    if error is not None:  # the operator's render or sync error: Failed, reason <Kind>Failed
+        state, ready, failed = FAILED, ("Failed", error[1]), (f"{error[0]}Failed", error[1])
     status: dict[str, Any] = {
         "state": state,
         "conditions": [

@@ -331,3 +331,18 @@ def test_wait_times_out(api: ApiServer, repo: Path) -> None:
         ],
     )
     assert result.exit_code == 2 and "timed out after 0.5s waiting for" in result.output
+
+
+def test_a_failed_apply_fails_the_service_status(api: ApiServer, repo: Path) -> None:
+    from .apiserver import Fault
+
+    reconcile(api, repo)
+    set_status(api, "jobs", "content-safety-cache-job", {"succeeded": 1}, "batch")
+    api.faults.add(Fault(method="PATCH", path="/deployments/content-safety", status=422, times=1))
+    result = CliRunner().invoke(main, ["--repo", str(repo), "--kubeconfig", str(api.kubeconfig)])
+    assert result.exit_code == 2
+    service = obj(api, "nimservices", "content-safety")["status"]
+    failed = next(c for c in service["conditions"] if c["type"] == "Failed")
+    assert service["state"] == "Failed" and failed["reason"] == "DeploymentFailed"
+    reconcile(api, repo)  # the next good run heals it
+    assert state(api, "nimservices", "content-safety") == "NotReady"

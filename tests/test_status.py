@@ -144,3 +144,35 @@ def test_ready_service_reports_its_cluster_endpoint() -> None:
     result = status.nimservice(ServiceView({"metadata": {}}, None, None, ready, SERVICE, 9000), {}, NOW)
     assert result["model"] == {"clusterEndpoint": "10.96.0.7:9000"}
     assert result["conditions"][0]["message"] == 'deployment "s" successfully rolled out'
+
+
+def test_a_reconcile_error_makes_a_cache_not_ready_until_the_next_good_run() -> None:
+    failed = status.nimcache(CacheView(CACHE, "c-pvc", "c-job-1", PVC, job(succeeded=1)), {}, NOW, error="boom")
+    assert failed["state"] == "NotReady"
+    condition = next(c for c in failed["conditions"] if c["type"] == "NIM_CACHE_RECONCILE_FAILED")
+    assert (condition["status"], condition["reason"], condition["message"]) == ("True", "ReconcileFailed", "boom")
+    healed = status.nimcache(CacheView(CACHE, "c-pvc", "c-job-1", PVC, job(succeeded=1)), failed, NOW)
+    assert healed["state"] == "Ready"
+    condition = next(c for c in healed["conditions"] if c["type"] == "NIM_CACHE_RECONCILE_FAILED")
+    assert (condition["status"], condition["reason"]) == ("False", "Reconciled")
+
+
+def test_a_sync_error_fails_the_service_with_the_kind_in_the_reason() -> None:
+    ready = deployment(observedGeneration=2, updatedReplicas=1, availableReplicas=1)
+    view = ServiceView({"metadata": {}}, None, None, ready, SERVICE, 8000)
+    result = status.nimservice(view, {}, NOW, error=("Deployment", "denied by admission"))
+    failed = next(c for c in result["conditions"] if c["type"] == "Failed")
+    assert result["state"] == "Failed" and failed["reason"] == "DeploymentFailed"
+
+
+def test_the_wait_table_lists_what_is_not_ready_first(capsys: Any) -> None:
+    from reconciler.cli import LiveTable
+    from reconciler.report import wait_table
+
+    text = wait_table({"NIMCache/a/x": "Ready", "NIMService/a/y": "NotReady"})
+    assert text.splitlines()[1].startswith("NIMService/a/y") and text.splitlines()[-1] == "1/2 ready"
+    table = LiveTable()
+    table({"NIMCache/a/x": "InProgress"})
+    table({"NIMCache/a/x": "Ready"})
+    out = capsys.readouterr().out
+    assert "\x1b[3A\x1b[J" in out and out.rstrip().endswith("1/1 ready")
