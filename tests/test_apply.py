@@ -496,3 +496,17 @@ def test_an_autoscaled_deployment_keeps_the_replicas_its_hpa_chose(api: ApiServe
     assert code == 0 and "0 configured" in out
     assert api.writes()[before:] == []
     assert live(api, "Deployment", "nemoguard")["content-safety"]["spec"]["replicas"] == 4
+
+
+def test_a_request_that_times_out_is_retried(api: ApiServer) -> None:
+    from reconciler.kinds import BY_KIND
+    from reconciler.kube import Cluster
+    from reconciler.options import ClusterConfig
+
+    cluster = Cluster(ClusterConfig(kubeconfig=(str(api.kubeconfig),), timeout=0.3, backoff=0.01))
+    api.faults.add(Fault(method="GET", delay=1.0, times=1))
+    assert cluster.list(BY_KIND["PersistentVolumeClaim"], "x=y") == []
+    assert cluster.requests == 2  # the first timed out after 0.3 s, the second answered
+    api.faults.add(Fault(method="GET", status=503, times=10))
+    with pytest.raises(Exception, match="gave up after 6 attempts"):
+        cluster.list(BY_KIND["PersistentVolumeClaim"], "x=y")
