@@ -11,6 +11,7 @@ import os
 import socket
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -42,6 +43,13 @@ def _cluster_config(kubeconfig: tuple[str, ...], context: str | None) -> Cluster
     if os.environ.get("KUBERNETES_SERVICE_HOST"):
         return ClusterConfig(in_cluster=True)
     return None
+
+
+def _with_requests(config: ClusterConfig | None, timeout: str, retries: int) -> ClusterConfig | None:
+    """--request-timeout (per request, like kubectl's) and --retries (after the first attempt)."""
+    if config is None:
+        return None
+    return replace(config, timeout=duration(timeout), attempts=retries + 1)
 
 
 def duration(text: str) -> float:
@@ -144,6 +152,14 @@ _context = click.option("--context", help="The kubeconfig context to use.")
 @click.option("--wait", "wait", is_flag=True, help="Stay until every cache is Ready and every service rolled out.")
 @click.option("--timeout", default="30m", show_default=True, help="How long --wait waits.")
 @click.option("--poll-interval", default="5s", show_default=True, hidden=True)
+@click.option("--request-timeout", default="30s", show_default=True, help="Timeout of one API request.")
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    default=5,
+    show_default=True,
+    help="Retries of a request on 429, 5xx, timeouts and dropped connections (exponential backoff).",
+)
 @click.option("--lock-name", help="The run lock's Lease (default: nim-reconciler-<cluster>).")
 @click.option(
     "--lock-namespace", help="The Lease's namespace (default: the pod's namespace in a cluster, else default)."
@@ -172,6 +188,8 @@ def main(
     lock_wait: str,
     wait: bool,
     timeout: str,
+    request_timeout: str,
+    retries: int,
     poll_interval: str,
     templates: Path | None,
     fmt: str,
@@ -190,7 +208,7 @@ def main(
     from reconciler import pipeline
     from reconciler.report import Format, render_run
 
-    kube = _cluster_config(kubeconfig, context)
+    kube = _with_requests(_cluster_config(kubeconfig, context), request_timeout, retries)
     mode = Mode(dry_run) if dry_run else Mode.APPLY
     if kube is None and mode is not Mode.DRY_RUN:
         click.echo(

@@ -366,8 +366,9 @@ def test_unreachable_server_is_a_clear_error(tmp_path: Path, repo: Path) -> None
             }
         )
     )
-    result = CliRunner().invoke(main, ["--repo", str(repo), "--kubeconfig", str(config), "--dry-run"])
+    result = CliRunner().invoke(main, ["--repo", str(repo), "--kubeconfig", str(config), "--dry-run", "--retries", "1"])
     assert result.exit_code == 2 and "cannot reach the API server" in result.output
+    assert "gave up after 2 attempts" in result.output
 
 
 def test_missing_namespaces_are_named_before_anything_is_written(tmp_path: Path, repo: Path) -> None:
@@ -470,7 +471,7 @@ def test_kubeconfig_list_from_the_environment_is_merged_and_context_is_honoured(
     monkeypatch.setenv("KUBECONFIG", f"{other}:{api.kubeconfig}")
     result = CliRunner().invoke(main, ["--repo", str(repo), "--context", "test", "--dry-run"])
     assert result.exit_code == 1 and "30 to create" in result.output
-    result = CliRunner().invoke(main, ["--repo", str(repo), "--context", "elsewhere", "--dry-run"])
+    result = CliRunner().invoke(main, ["--repo", str(repo), "--context", "elsewhere", "--dry-run", "--retries", "0"])
     assert result.exit_code == 2 and "cannot reach the API server" in result.output
 
 
