@@ -1,7 +1,8 @@
 """`reconcile doctor`: the seed's troubleshooting section as checks against the cluster.
 
-``needs(objects)`` lists what to read (pure); ``diagnose(objects, cluster)`` turns what was read into findings
-(pure). Secrets are checked by key name only: no value is ever read into a finding, printed or logged.
+``needs(objects)`` lists what to read (pure); ``gather`` reads it through the cluster seam (I/O);
+``diagnose(objects, cluster)`` turns what was read into findings (pure). Secrets are checked by key name only:
+their values are dropped as soon as they are read, and never reach a finding, the output or a log.
 """
 
 from __future__ import annotations
@@ -10,8 +11,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.apply import ClusterApi
+from reconciler.kinds import BY_KIND, Kind
 from reconciler.rendering import DesiredObject
 
+SECRET = Kind("Secret", "v1", "secrets")
+STORAGE_CLASS = Kind("StorageClass", "storage.k8s.io/v1", "storageclasses", namespaced=False)
+NODE = Kind("Node", "v1", "nodes", namespaced=False)
 DOCKER_CONFIG = "kubernetes.io/dockerconfigjson"
 DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
 
@@ -78,6 +84,27 @@ def needs(objects: Sequence[DesiredObject]) -> Needs:
         if obj.ref.kind in ("NIMCache", "NIMService") and pvc and pvc.get("create") is not True and pvc.get("name"):
             pvcs.add((obj.ref.namespace, pvc["name"]))
     return Needs(secrets, pvcs)
+
+
+def gather(api: ClusterApi, objects: Sequence[DesiredObject], selector: str) -> Cluster:
+    """Read what the checks need: one GET per referenced Secret and existing PVC, one LIST of classes, nodes, caches."""
+    wanted = needs(objects)
+    secrets: dict[tuple[str, str], tuple[str, set[str]] | None] = {}
+    for namespace, name in sorted(wanted.secrets):
+        secret = api.get(SECRET, namespace, name)
+        # keep the type and the key names; the values are dropped here
+        secrets[(namespace, name)] = (
+            None
+            if secret is None
+            else (
+                str(secret.get("type", "Opaque")),
+                set(secret.get("data") or {}) | set(secret.get("stringData") or {}),
+            )
+        )
+    pvcs = {key: api.get(BY_KIND["PersistentVolumeClaim"], *key) is not None for key in sorted(wanted.pvcs)}
+    return Cluster(
+        secrets, api.list(STORAGE_CLASS, ""), api.list(NODE, ""), pvcs, api.list(BY_KIND["NIMCache"], selector)
+    )
 
 
 def diagnose(objects: Sequence[DesiredObject], cluster: Cluster) -> list[Finding]:

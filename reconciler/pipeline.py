@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,7 +21,7 @@ from reconciler import (
     waiting,
 )
 from reconciler.errors import ReconcilerError
-from reconciler.kinds import BY_KIND, Kind
+from reconciler.kinds import BY_KIND
 from reconciler.options import ClusterConfig, Mode, Options
 from reconciler.rendering import DesiredObject, Renderer
 from reconciler.report import Check, Entry, Row, RunReport
@@ -99,41 +98,19 @@ def _against(cluster: apply.ClusterApi, options: Options, result: Render) -> Run
         report = _reconcile(cluster, options, result, mode)
         if options.wait is None or options.mode is not Mode.APPLY or report.failed or report.blocked:
             return report
-        return _wait(cluster, options, result, mode, report, held)
+
+        def again() -> RunReport:  # one poll of --wait
+            return _reconcile(cluster, options, result, mode)
+
+        def renew() -> None:
+            if held is not None:
+                lock.renew(cluster, held)
+
+        waited = waiting.wait(cluster, result.cluster, options.wait, report, again, renew)
+        return replace(waited, requests=_requests(cluster))
     finally:
         if held is not None:
             lock.release(cluster, held)
-
-
-def _wait(
-    cluster: apply.ClusterApi, options: Options, result: Render, mode: str, first: RunReport, held: lock.Held | None
-) -> RunReport:
-    """Reconcile again every poll until every cache is Ready or Failed and every service has rolled out."""
-    assert options.wait is not None
-    deadline = time.monotonic() + options.wait.timeout
-    states: dict[str, str] = {}
-    while True:
-        current = waiting.states(cluster, result.cluster)
-        if options.wait.table is not None:
-            options.wait.table(current)
-        else:
-            for ref, state in sorted(current.items()):
-                if states.get(ref) != state:
-                    options.wait.progress(f"{ref}: {state}")
-        states = current
-        verdict = waiting.verdict(states)
-        if verdict is not None:
-            return replace(first, errors=[*first.errors, *verdict], requests=_requests(cluster))
-        if time.monotonic() >= deadline:
-            pending = ", ".join(f"{ref} ({state})" for ref, state in sorted(states.items()) if state != "Ready")
-            message = f"timed out after {options.wait.timeout:g}s waiting for: {pending}"
-            return replace(first, errors=[*first.errors, message], requests=_requests(cluster))
-        time.sleep(min(options.wait.poll, max(0.0, deadline - time.monotonic())))
-        if held is not None:
-            lock.renew(cluster, held)
-        again = _reconcile(cluster, options, result, mode)
-        if again.failed:
-            return replace(again, requests=_requests(cluster))
 
 
 def _reconcile(cluster: apply.ClusterApi, options: Options, result: Render, mode: str) -> RunReport:
@@ -180,11 +157,6 @@ def status(config: ClusterConfig, cluster_name: str | None) -> list[Row]:
     return [*(views.cache_row(c, now) for c in caches), *(views.service_row(s, deployments, now) for s in services)]
 
 
-SECRET = Kind("Secret", "v1", "secrets")
-STORAGE_CLASS = Kind("StorageClass", "storage.k8s.io/v1", "storageclasses", namespaced=False)
-NODE = Kind("Node", "v1", "nodes", namespaced=False)
-
-
 def doctor_run(options: Options) -> tuple[Check, list[doctor.Finding]]:
     """Render, then read what the checks need (Secrets by key name only) and diagnose."""
     result = render(options)
@@ -194,27 +166,7 @@ def doctor_run(options: Options) -> tuple[Check, list[doctor.Finding]]:
 
     cluster = kube.Cluster(options.kube)
     try:
-        wanted = doctor.needs(result.objects)
-        secrets: dict[tuple[str, str], tuple[str, set[str]] | None] = {}
-        for namespace, name in sorted(wanted.secrets):
-            secret = cluster.get(SECRET, namespace, name)
-            # keep the type and the key names; the values are dropped here and never go further
-            secrets[(namespace, name)] = (
-                None
-                if secret is None
-                else (
-                    str(secret.get("type", "Opaque")),
-                    set(secret.get("data") or {}) | set(secret.get("stringData") or {}),
-                )
-            )
-        pvcs = {key: cluster.get(BY_KIND["PersistentVolumeClaim"], *key) is not None for key in sorted(wanted.pvcs)}
-        seen = doctor.Cluster(
-            secrets,
-            cluster.list(STORAGE_CLASS, ""),
-            cluster.list(NODE, ""),
-            pvcs,
-            cluster.list(BY_KIND["NIMCache"], apply.selector(result.cluster)),
-        )
+        seen = doctor.gather(cluster, result.objects, apply.selector(result.cluster))
     finally:
         cluster.close()
     return result.check, doctor.diagnose(result.objects, seen)
