@@ -138,6 +138,11 @@ _context = click.option("--context", help="The kubeconfig context to use.")
     "sends every write with dryRun=All. Without a cluster configured: an offline plan.",
 )
 @click.option(
+    "--offline",
+    is_flag=True,
+    help="With --dry-run: plan against nothing, even when a cluster is configured (pull-request checks).",
+)
+@click.option(
     "--prune/--no-prune", default=True, show_default=True, help="Delete our objects that left git (with safety guards)."
 )
 @click.option(
@@ -179,6 +184,7 @@ def main(
     kubeconfig: tuple[str, ...],
     context: str | None,
     dry_run: str | None,
+    offline: bool,
     prune: bool,
     max_prune: int,
     allow_empty: bool,
@@ -208,8 +214,11 @@ def main(
     from reconciler import pipeline
     from reconciler.report import Format, render_run
 
-    kube = _with_requests(_cluster_config(kubeconfig, context), request_timeout, retries)
     mode = Mode(dry_run) if dry_run else Mode.APPLY
+    if offline and mode is not Mode.DRY_RUN:
+        click.echo("error: --offline goes with --dry-run (a plan against nothing)", err=True)
+        sys.exit(EXIT_ERROR)
+    kube = None if offline else _with_requests(_cluster_config(kubeconfig, context), request_timeout, retries)
     if kube is None and mode is not Mode.DRY_RUN:
         click.echo(
             "error: no cluster configured: pass --kubeconfig, set KUBECONFIG, or run in a pod "

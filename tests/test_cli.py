@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -132,3 +133,23 @@ def test_help_starts_fast() -> None:
     subprocess.run([sys.executable, "-m", "reconciler", "--help"], check=True, capture_output=True)
     # generous bound for a shared CI machine; BENCHMARKS.md has the measured figure
     assert time.perf_counter() - start < 1.0
+
+
+def test_offline_ignores_a_configured_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    unreachable = tmp_path / "kubeconfig"
+    unreachable.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "x",
+                "clusters": [{"name": "x", "cluster": {"server": "http://127.0.0.1:9"}}],
+                "users": [{"name": "x", "user": {"token": "t"}}],
+                "contexts": [{"name": "x", "context": {"cluster": "x", "user": "x"}}],
+            }
+        )
+    )
+    monkeypatch.setenv("KUBECONFIG", str(unreachable))
+    code, out = run("--repo", str(REPO), "--dry-run", "--offline")
+    assert code == 1 and "(offline: no cluster compared)" in out
+    assert run("--repo", str(REPO), "--offline")[0] == 2
