@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from reconciler.cli import main
 
 from .apiserver import ApiServer, Fault
-from .conftest import REPO
+from .conftest import REPO, write_kubeconfig
 
 
 @pytest.fixture
@@ -295,24 +295,8 @@ def test_forbidden_changes_are_blocked_with_their_message(
 def test_a_spec_change_makes_a_new_job_and_prunes_the_old_one_once_finished(api: ApiServer, repo: Path) -> None:
     converge(api, repo)
     old = {k for k in live(api, "Job") if k.startswith("deepseek-r1-nimcache-job-")}
-    res = api.store.resource("batch", "v1", "jobs")
-    assert res is not None
     (old_name,) = old
-    api.store.apply(
-        res,
-        "nim-service",
-        old_name,
-        {
-            "apiVersion": "batch/v1",
-            "kind": "Job",
-            "metadata": {"name": old_name, "namespace": "nim-service"},
-            "status": {"active": 1},
-        },
-        "job-controller",
-        True,
-        False,
-        "status",
-    )
+    api.set_status("batch/v1", "jobs", "nim-service", old_name, {"active": 1}, "job-controller")
     edit(repo, "deepseek-r1-nimcache.yaml", lambda d: d[0]["spec"].update(resources={"cpu": "2"}))
     code, out = run(api, repo)
     assert code == 0, out
@@ -320,21 +304,7 @@ def test_a_spec_change_makes_a_new_job_and_prunes_the_old_one_once_finished(api:
     assert old_name in jobs and len(jobs) == 2
     assert f"Job/nim-service/{old_name} skipped (still running" in out
     assert not [r for r in api.requests if r.method == "PATCH" and r.path.endswith(old_name) and r.status >= 400]
-    api.store.apply(
-        res,
-        "nim-service",
-        old_name,
-        {
-            "apiVersion": "batch/v1",
-            "kind": "Job",
-            "metadata": {"name": old_name, "namespace": "nim-service"},
-            "status": {"active": 0, "succeeded": 1},
-        },
-        "job-controller",
-        True,
-        False,
-        "status",
-    )
+    api.set_status("batch/v1", "jobs", "nim-service", old_name, {"active": 0, "succeeded": 1}, "job-controller")
     code, out = run(api, repo)
     assert code == 0 and f"► Job/nim-service/{old_name} pruned" in out
 
@@ -353,19 +323,7 @@ def test_transient_failures_are_retried_and_the_run_converges(api: ApiServer, re
 
 
 def test_unreachable_server_is_a_clear_error(tmp_path: Path, repo: Path) -> None:
-    config = tmp_path / "kubeconfig"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "current-context": "x",
-                "clusters": [{"name": "x", "cluster": {"server": "http://127.0.0.1:9"}}],
-                "users": [{"name": "x", "user": {"token": "t"}}],
-                "contexts": [{"name": "x", "context": {"cluster": "x", "user": "x"}}],
-            }
-        )
-    )
+    config = write_kubeconfig(tmp_path / "kubeconfig", "http://127.0.0.1:9")
     result = CliRunner().invoke(main, ["--repo", str(repo), "--kubeconfig", str(config), "--dry-run", "--retries", "1"])
     assert result.exit_code == 2 and "cannot reach the API server" in result.output
     assert "gave up after 2 attempts" in result.output
@@ -455,19 +413,7 @@ def test_kubeconfig_list_from_the_environment_is_merged_and_context_is_honoured(
     api: ApiServer, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     install(api)
-    other = tmp_path / "other-kubeconfig"
-    other.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "current-context": "elsewhere",
-                "clusters": [{"name": "elsewhere", "cluster": {"server": "http://127.0.0.1:9"}}],
-                "users": [{"name": "elsewhere", "user": {"token": "t"}}],
-                "contexts": [{"name": "elsewhere", "context": {"cluster": "elsewhere", "user": "elsewhere"}}],
-            }
-        )
-    )
+    other = write_kubeconfig(tmp_path / "other-kubeconfig", "http://127.0.0.1:9", "elsewhere")
     monkeypatch.setenv("KUBECONFIG", f"{other}:{api.kubeconfig}")
     result = CliRunner().invoke(main, ["--repo", str(repo), "--context", "test", "--dry-run"])
     assert result.exit_code == 1 and "30 to create" in result.output

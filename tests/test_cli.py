@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from reconciler.cli import main
 
-from .conftest import REPO
+from .conftest import REPO, write_kubeconfig
 from .manifests import NIMCACHE, NIMSERVICE, dump, variant
 
 
@@ -136,19 +136,7 @@ def test_help_starts_fast() -> None:
 
 
 def test_offline_ignores_a_configured_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    unreachable = tmp_path / "kubeconfig"
-    unreachable.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "current-context": "x",
-                "clusters": [{"name": "x", "cluster": {"server": "http://127.0.0.1:9"}}],
-                "users": [{"name": "x", "user": {"token": "t"}}],
-                "contexts": [{"name": "x", "context": {"cluster": "x", "user": "x"}}],
-            }
-        )
-    )
+    unreachable = write_kubeconfig(tmp_path / "kubeconfig", "http://127.0.0.1:9")
     monkeypatch.setenv("KUBECONFIG", str(unreachable))
     code, out = run("--repo", str(REPO), "--dry-run", "--offline")
     assert code == 1 and "(offline: no cluster compared)" in out

@@ -58,6 +58,13 @@ def set_status(
     api.store.apply(res, "nemoguard", current["metadata"]["name"], body, "controller", True, False, "status")
 
 
+def roll_out(api: ApiServer) -> None:
+    """What the deployment controller reports once the content-safety Deployment has rolled out."""
+    generation = obj(api, "deployments", "content-safety")["metadata"]["generation"]
+    status = {"observedGeneration": generation, "updatedReplicas": 1, "availableReplicas": 1}
+    set_status(api, "deployments", "content-safety", status, "apps")
+
+
 def add_pod(api: ApiServer, phase: str, unschedulable: bool = False) -> None:
     pods = api.store.resource("", "v1", "pods")
     assert pods is not None
@@ -125,14 +132,7 @@ def test_a_cache_goes_from_started_to_ready_and_its_service_follows(api: ApiServ
     assert cache["state"] == "Ready" and cache["pvc"] == "content-safety-cache-pvc"
     assert state(api, "nimservices", "content-safety") == "NotReady"  # the Deployment has not rolled out
 
-    deployment = obj(api, "deployments", "content-safety")
-    set_status(
-        api,
-        "deployments",
-        "content-safety",
-        {"observedGeneration": deployment["metadata"]["generation"], "updatedReplicas": 1, "availableReplicas": 1},
-        "apps",
-    )
+    roll_out(api)
     reconcile(api, repo)
     service = obj(api, "nimservices", "content-safety")["status"]
     assert service["state"] == "Ready"
@@ -195,14 +195,7 @@ def test_reconcile_status_shows_every_resource_and_exits_by_state(api: ApiServer
 
     set_status(api, "jobs", "content-safety-cache-job", {"succeeded": 1}, "batch")
     reconcile(api, repo)  # the cache is Ready: its NIMService's Deployment is created now
-    deployment = obj(api, "deployments", "content-safety")
-    set_status(
-        api,
-        "deployments",
-        "content-safety",
-        {"observedGeneration": deployment["metadata"]["generation"], "updatedReplicas": 1, "availableReplicas": 1},
-        "apps",
-    )
+    roll_out(api)
     reconcile(api, repo)
     code, out = status_command(api, "-o", "json")
     items = {i["name"]: i for i in json.loads(out)["items"]}
@@ -291,14 +284,7 @@ def test_wait_stays_until_everything_is_ready(api: ApiServer, repo: Path) -> Non
     wait_for(lambda: any(k[0] == "jobs" for k in api.store.objects))
     set_status(api, "jobs", "content-safety-cache-job", {"succeeded": 1}, "batch")
     wait_for(lambda: ("deployments", "nemoguard", "content-safety") in api.store.objects)
-    deployment = obj(api, "deployments", "content-safety")
-    set_status(
-        api,
-        "deployments",
-        "content-safety",
-        {"observedGeneration": deployment["metadata"]["generation"], "updatedReplicas": 1, "availableReplicas": 1},
-        "apps",
-    )
+    roll_out(api)
     thread.join(30)
     assert outcome["code"] == 0, outcome["output"]
     assert "NIMCache/nemoguard/content-safety-cache: Ready" in outcome["output"]

@@ -102,7 +102,7 @@ class ApiServer:
         self.store = Store(("default", "kube-system", *namespaces))
         self.faults = Faults()
         self.requests: list[Request] = []
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.httpd = _Server(("127.0.0.1", 0), _handler(self))
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_port}"
         self.directory = directory
@@ -116,6 +116,27 @@ class ApiServer:
     def __exit__(self, *exc: object) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+    def set_status(
+        self,
+        api_version: str,
+        plural: str,
+        namespace: str,
+        name: str,
+        status: dict[str, Any],
+        manager: str = "controller",
+    ) -> None:
+        """Write a status as the controller of that kind would (job controller, deployment controller, kubelet)."""
+        group, _, version = api_version.rpartition("/")
+        res = self.store.resource(group, version, plural)
+        assert res is not None, plural
+        body = {
+            "apiVersion": api_version,
+            "kind": res.kind,
+            "metadata": {"name": name, "namespace": namespace},
+            "status": status,
+        }
+        self.store.apply(res, namespace, name, body, manager, True, False, "status")
 
     def writes(self, leases: bool = False) -> list[Request]:
         """Write requests; without the run lock's Lease writes unless asked (a run's own bookkeeping)."""
@@ -267,6 +288,11 @@ class ApiServer:
         if not listed:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": listed}
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up (a timeout, a dropped connection in a fault test) is no server error to print."""
 
 
 def _decode(body: bytes) -> dict[str, Any]:
