@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler import status
 from reconciler.context import (
     DEFAULT_GID,
     DEFAULT_UID,
@@ -67,8 +68,8 @@ def standard_labels(cache: NimResource, site: Site) -> dict[str, str]:
 
 
 def pvc_name(cache: NimResource) -> str:
-    name = get(cache.spec, "storage", "pvc", "name")
-    return name if isinstance(name, str) and name else f"{cache.name}-pvc"
+    """``storage.pvc.name``, default ``{name}-pvc`` (the operator's GetPVCName)."""
+    return status.pvc_name(cache.body)
 
 
 def build(cache: NimResource, site: Site) -> CacheContext:

@@ -45,6 +45,18 @@ def _cluster_config(kubeconfig: tuple[str, ...], context: str | None) -> Cluster
     return None
 
 
+NO_CLUSTER = "no cluster configured: pass --kubeconfig, set KUBECONFIG, or run in a pod"
+
+
+def _required_cluster(kubeconfig: tuple[str, ...], context: str | None) -> ClusterConfig:
+    """The cluster of a command that cannot work without one; exit 2 with a clear message otherwise."""
+    config = _cluster_config(kubeconfig, context)
+    if config is None:
+        click.echo(f"error: {NO_CLUSTER}", err=True)
+        sys.exit(EXIT_ERROR)
+    return config
+
+
 def _with_requests(config: ClusterConfig | None, timeout: str, retries: int) -> ClusterConfig | None:
     """--request-timeout (per request, like kubectl's) and --retries (after the first attempt)."""
     if config is None:
@@ -221,8 +233,7 @@ def main(
     kube = None if offline else _with_requests(_cluster_config(kubeconfig, context), request_timeout, retries)
     if kube is None and mode is not Mode.DRY_RUN:
         click.echo(
-            "error: no cluster configured: pass --kubeconfig, set KUBECONFIG, or run in a pod "
-            "(an offline plan needs only --dry-run)",
+            f"error: {NO_CLUSTER} (an offline plan needs only --dry-run)",
             err=True,
         )
         sys.exit(EXIT_ERROR)
@@ -265,10 +276,7 @@ def status_command(cluster: str | None, kubeconfig: tuple[str, ...], context: st
     from reconciler import pipeline
     from reconciler.report import status_json, status_table
 
-    config = _cluster_config(kubeconfig, context)
-    if config is None:
-        click.echo("error: no cluster configured: pass --kubeconfig, set KUBECONFIG, or run in a pod", err=True)
-        sys.exit(EXIT_ERROR)
+    config = _required_cluster(kubeconfig, context)
     try:
         rows = pipeline.status(config, cluster)
     except ReconcilerError as exc:
@@ -292,10 +300,7 @@ def doctor_command(repo: Path, cluster: str | None, kubeconfig: tuple[str, ...],
     from reconciler import pipeline
     from reconciler.report import check_text
 
-    config = _cluster_config(kubeconfig, context)
-    if config is None:
-        click.echo("error: no cluster configured: pass --kubeconfig, set KUBECONFIG, or run in a pod", err=True)
-        sys.exit(EXIT_ERROR)
+    config = _required_cluster(kubeconfig, context)
     try:
         check, findings = pipeline.doctor_run(Options(repo=repo, cluster=cluster, kube=config))
     except ReconcilerError as exc:
@@ -318,10 +323,7 @@ def install_crds(kubeconfig: tuple[str, ...], context: str | None, dry_run: bool
     """Apply the NIMCache and NIMService CRDs (the same as deploy/crds/) with server-side apply."""
     from reconciler import apply, crds, kube
 
-    config = _cluster_config(kubeconfig, context)
-    if config is None:
-        click.echo("error: no cluster configured: pass --kubeconfig, set KUBECONFIG, or run in a pod", err=True)
-        sys.exit(EXIT_ERROR)
+    config = _required_cluster(kubeconfig, context)
     try:
         cluster = kube.Cluster(config)
         outcomes = apply.install_crds(cluster, crds.definitions(), dry_run=dry_run)

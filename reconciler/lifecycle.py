@@ -1,9 +1,9 @@
 """Status write-back: compute each custom resource's status from its children and write it if it changed (I/O).
 
-Contract: ``record(api, plan, live, changes, now)`` looks at the objects as they are after the apply (the
-responses of this run's writes over what was observed), reads the caching Jobs' pods only when a Job is active
-(one LIST), and writes ``status`` through the status subresource only for resources whose status changed, so a
-no-op run writes nothing.
+Contract: ``record(api, plan, objects, outcomes, now)`` looks at the objects as they are after the apply
+(``current``: the responses of this run's writes over what was observed), reads the caching Jobs' pods only when
+a Job is active (one LIST), and writes ``status`` through the status subresource only for resources whose status
+changed, so a no-op run writes nothing.
 """
 
 from __future__ import annotations
@@ -66,9 +66,9 @@ def current(live: Mapping[ObjRef, dict[str, Any]], outcomes: Sequence[Outcome]) 
 
 
 def record(
-    api: ClusterApi, plan: Plan, live: Mapping[ObjRef, dict[str, Any]], outcomes: Sequence[Outcome], now: str
+    api: ClusterApi, plan: Plan, objects: Mapping[ObjRef, dict[str, Any]], outcomes: Sequence[Outcome], now: str
 ) -> list[Outcome]:
-    objects = current(live, outcomes)
+    """``objects``: the objects after this run (``current``); ``outcomes``: this run's writes."""
     # a blocked resource keeps the status it has: its children are as they were, not as git says
     held = {c.ref for c in plan.changes if c.action is Action.BLOCKED}
     caches = [r for r in plan.bodies if r.kind == "NIMCache" and r in objects and r not in held]

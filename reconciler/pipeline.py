@@ -126,10 +126,9 @@ def _reconcile(cluster: apply.ClusterApi, options: Options, result: Render, mode
     entries += _entries([c for c in planned.changes if c.ref not in applied])
     if options.mode is Mode.APPLY:
         now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        statuses = lifecycle.record(cluster, planned, live, done.outcomes, now)
-        problems = lifecycle.report_failures(
-            cluster, planned, lifecycle.current(live, done.outcomes), done.outcomes, now
-        )
+        objects = lifecycle.current(live, done.outcomes)
+        statuses = lifecycle.record(cluster, planned, objects, done.outcomes, now)
+        problems = lifecycle.report_failures(cluster, planned, objects, done.outcomes, now)
         entries += [
             Entry("status", str(o.change.ref), reason=o.change.reason.removeprefix("status "), error=o.error)
             for o in statuses
