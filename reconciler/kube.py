@@ -27,6 +27,7 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
+from reconciler import __version__
 from reconciler.errors import (
     ClusterError,
     Conflict,
@@ -65,6 +66,7 @@ class Cluster:
             raise UsageError(f"cannot load the cluster configuration: {exc}") from exc
         configuration.retries = 0  # retries are ours: bounded, with backoff, and they see the status codes
         self.api = k8s.ApiClient(configuration)
+        self.api.user_agent = f"nim-reconciler/{__version__} ({config.agent})"
         self.requests = 0
         self._lock = threading.Lock()
 

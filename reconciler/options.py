@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -26,6 +27,7 @@ class ClusterConfig:
     attempts: int = 6
     backoff: float = 0.25
     max_wait: float = 60.0
+    agent: str = "reconcile"  # which command: sent in the User-Agent, so audit logs tell our requests apart
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class WaitOptions:
     poll: float = 5.0  # Flux polls every 5 s
     progress: Callable[[str], None] = print  # one line per state change
     table: Callable[[dict[str, str]], None] | None = None  # on a terminal: redraw a table of every state instead
+    stop: threading.Event | None = None  # set on SIGTERM: stop waiting (the apply itself is finished first)
 
 
 class Mode(StrEnum):
@@ -66,5 +69,6 @@ class Options:
     prune: PruneOptions = field(default_factory=PruneOptions)
     kube: ClusterConfig | None = None  # None: no cluster configured (an offline dry run)
     retry_failed: bool = False
+    revision: str | None = None  # the git revision being applied (annotated on objects, kept in the record)
     lock: LockOptions = field(default_factory=lambda: LockOptions())
     wait: WaitOptions | None = None

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from reconciler import (
     apply,
     doctor,
     documents,
     gating,
+    history,
     layout,
     lifecycle,
     lock,
@@ -23,6 +26,7 @@ from reconciler import (
 from reconciler.errors import ReconcilerError
 from reconciler.kinds import BY_KIND
 from reconciler.options import ClusterConfig, Mode, Options
+from reconciler.refs import ObjRef
 from reconciler.rendering import DesiredObject, Renderer
 from reconciler.report import Check, Entry, Row, RunReport
 
@@ -82,42 +86,100 @@ def _against(cluster: apply.ClusterApi, options: Options, result: Render) -> Run
     problems = apply.preflight(cluster, {o.ref.kind for o in result.objects}, {o.ref.namespace for o in result.objects})
     if problems:
         return RunReport(result.cluster, result.check, mode, errors=problems, requests=_requests(cluster))
-    held: lock.Held | None = None
-    if options.mode is Mode.APPLY:
-        config = options.lock
-        name = config.name or f"nim-reconciler-{result.cluster}"
-        got = lock.acquire(cluster, lock.LockConfig(name, config.namespace, config.identity, config.wait))
-        if isinstance(got, lock.Busy):
-            notice = (
-                f"cluster {result.cluster} is being reconciled by {got.holder} (since {got.since}); nothing "
-                f"done (use --lock-wait to wait for it)"
-            )
-            return RunReport(result.cluster, result.check, mode, notice=notice, requests=_requests(cluster))
-        held = got
-    try:
-        report = _reconcile(cluster, options, result, mode)
-        if options.wait is None or options.mode is not Mode.APPLY or report.failed or report.blocked:
-            return report
-
-        def again() -> RunReport:  # one poll of --wait
-            return _reconcile(cluster, options, result, mode)
-
-        def renew() -> None:
-            if held is not None:
-                lock.renew(cluster, held)
-
-        waited = waiting.wait(cluster, result.cluster, options.wait, report, again, renew)
-        return replace(waited, requests=_requests(cluster))
-    finally:
-        if held is not None:
-            lock.release(cluster, held)
-
-
-def _reconcile(cluster: apply.ClusterApi, options: Options, result: Render, mode: str) -> RunReport:
+    started = time.monotonic()
     live = apply.observe(cluster, result.cluster)
-    planned = gating.gate(
-        plan.plan(result.objects, live, options.prune), result.objects, live, retry_failed=options.retry_failed
+    planned = _plan(options, result, live)
+    if options.mode is not Mode.APPLY:
+        return _reconcile(cluster, options, result, mode, (live, planned))
+    record = history.read(cluster, options.lock.namespace, result.cluster)
+    stamps = history.digest((ref, b["metadata"]["annotations"][plan.APPLIED]) for ref, b in planned.bodies.items())
+    unchanged = record.unchanged(options.revision, stamps)
+    # Nothing to write but status: no lock (a drift check that finds nothing writes nothing at all). Anything
+    # to write: take the lock, then look again, since another run may have written meanwhile.
+    report = _locked(cluster, options, result, mode) if planned.pending else None
+    if report is None:
+        report = _waited(cluster, options, result, mode, _reconcile(cluster, options, result, mode, (live, planned)))
+    if report.notice:
+        return report
+    report = replace(report, revision=options.revision or "", drift_check=unchanged)
+    if unchanged and not report.pending and not report.failed:
+        return replace(report, requests=_requests(cluster))  # read-only: the record already says all this
+    run = history.Run(
+        options.revision or "",
+        stamps,
+        _now(),
+        _result(report, unchanged and record.settled),
+        round(time.monotonic() - started, 3),
+        {a: report.count(a) for a in history.COUNTED[:-1]} | {"failed": sum(1 for e in report.entries if e.error)},
     )
+    try:
+        history.write(cluster, options.lock.namespace, result.cluster, record, run)
+    except ReconcilerError as exc:
+        report = replace(report, errors=[*report.errors, f"revision record not written: {exc}"])
+    return replace(report, requests=_requests(cluster))
+
+
+def _result(report: RunReport, drift: bool) -> str:
+    if report.failed:
+        return "failed"
+    if report.blocked:
+        return "blocked"
+    return "drift-healed" if drift else "applied"
+
+
+def _plan(options: Options, result: Render, live: dict[ObjRef, dict[str, Any]]) -> plan.Plan:
+    planned = plan.plan(result.objects, live, options.prune, revision=options.revision)
+    return gating.gate(planned, result.objects, live, retry_failed=options.retry_failed)
+
+
+def _locked(cluster: apply.ClusterApi, options: Options, result: Render, mode: str) -> RunReport:
+    config = options.lock
+    name = config.name or f"nim-reconciler-{result.cluster}"
+    got = lock.acquire(cluster, lock.LockConfig(name, config.namespace, config.identity, config.wait))
+    if isinstance(got, lock.Busy):
+        notice = (
+            f"cluster {result.cluster} is being reconciled by {got.holder} (since {got.since}); nothing "
+            f"done (use --lock-wait to wait for it)"
+        )
+        return RunReport(result.cluster, result.check, mode, notice=notice, requests=_requests(cluster))
+    try:
+        return _waited(cluster, options, result, mode, _reconcile(cluster, options, result, mode), got)
+    finally:
+        lock.release(cluster, got)
+
+
+def _waited(
+    cluster: apply.ClusterApi,
+    options: Options,
+    result: Render,
+    mode: str,
+    report: RunReport,
+    held: lock.Held | None = None,
+) -> RunReport:
+    """--wait: poll until every cache is Ready and every service rolled out (renewing the lock, if held)."""
+    if options.wait is None or report.failed or report.blocked:
+        return report
+
+    def again() -> RunReport:  # one poll of --wait
+        return _reconcile(cluster, options, result, mode)
+
+    def renew() -> None:
+        if held is not None:
+            lock.renew(cluster, held)
+
+    waited = waiting.wait(cluster, result.cluster, options.wait, report, again, renew)
+    return replace(waited, requests=_requests(cluster))
+
+
+def _reconcile(
+    cluster: apply.ClusterApi,
+    options: Options,
+    result: Render,
+    mode: str,
+    seen: tuple[dict[ObjRef, dict[str, Any]], plan.Plan] | None = None,
+) -> RunReport:
+    """Observe (unless ``seen`` already did), plan, and apply; then write status back and report failures."""
+    live, planned = seen or _observed(cluster, options, result)
     if options.mode is Mode.DRY_RUN:
         return RunReport(result.cluster, result.check, mode, _entries(planned.changes), requests=_requests(cluster))
     done = apply.execute(planned, cluster, dry_run=options.mode is Mode.SERVER_DRY_RUN)
@@ -125,7 +187,7 @@ def _reconcile(cluster: apply.ClusterApi, options: Options, result: Render, mode
     entries = _entries([o.change for o in done.outcomes], {o.change.ref: o.error for o in done.outcomes})
     entries += _entries([c for c in planned.changes if c.ref not in applied])
     if options.mode is Mode.APPLY:
-        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = _now()
         objects = lifecycle.current(live, done.outcomes)
         statuses = lifecycle.record(cluster, planned, objects, done.outcomes, now)
         problems = lifecycle.report_failures(cluster, planned, objects, done.outcomes, now)
@@ -135,6 +197,17 @@ def _reconcile(cluster: apply.ClusterApi, options: Options, result: Render, mode
         ]
         return RunReport(result.cluster, result.check, mode, entries, errors=problems, requests=_requests(cluster))
     return RunReport(result.cluster, result.check, mode, entries, requests=_requests(cluster))
+
+
+def _observed(
+    cluster: apply.ClusterApi, options: Options, result: Render
+) -> tuple[dict[ObjRef, dict[str, Any]], plan.Plan]:
+    live = apply.observe(cluster, result.cluster)
+    return live, _plan(options, result, live)
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def status(config: ClusterConfig, cluster_name: str | None) -> list[Row]:

@@ -25,6 +25,7 @@ from reconciler.refs import ObjRef
 from reconciler.rendering import DesiredObject
 
 APPLIED = "nim-reconciler/applied"
+REVISION = "nim-reconciler/revision"  # the git revision that last wrote the object (not part of its hash)
 PRUNE = "nim-reconciler/prune"
 MODEL_PULLER_MESSAGE = (
     "modelPuller is an immutable field. Please create a new NIMCache resource instead when you want to change "
@@ -114,8 +115,13 @@ def plan(
     prune: PruneOptions,
     *,
     failed: bool = False,
+    revision: str | None = None,
 ) -> Plan:
-    """Compare, then decide what to prune. ``failed``: an earlier stage failed, so nothing may be pruned."""
+    """Compare, then decide what to prune. ``failed``: an earlier stage failed, so nothing may be pruned.
+
+    ``revision`` is annotated on every object written, but left out of the comparison: a commit that changes
+    one manifest rewrites that manifest's objects, not all of them.
+    """
     uids = {ref: obj["metadata"].get("uid", "") for ref, obj in live.items() if ref.kind in ("NIMCache", "NIMService")}
     changes: list[Change] = []
     bodies: dict[ObjRef, dict[str, Any]] = {}
@@ -126,8 +132,8 @@ def plan(
         body = stamped(owned(item.body, item.owner, uids))
         if item.ref in scaled and item.ref in live:
             body = _keep_replicas(body, live[item.ref])
-        bodies[item.ref] = body
         changes.append(compare(item.ref, body, live.get(item.ref)))
+        bodies[item.ref] = _with_revision(body, revision) if revision else body
     wanted = {d.ref for d in desired}
     leftover = sorted((ref for ref in live if ref not in wanted), key=lambda r: (-RANK.get(r.kind, 99), r))
     changes += prune_changes(leftover, live, wanted, desired, prune, failed)
@@ -157,6 +163,11 @@ def hold(
             change = Change(Action.SKIPPED, change.ref, reason=f"kept while {held} is blocked")
         out.append(change)
     return out
+
+
+def _with_revision(body: dict[str, Any], revision: str) -> dict[str, Any]:
+    meta = body["metadata"]
+    return {**body, "metadata": {**meta, "annotations": {**meta["annotations"], REVISION: revision}}}
 
 
 def _live_owner(ref: ObjRef, live: Mapping[ObjRef, dict[str, Any]]) -> ObjRef | None:
@@ -205,8 +216,10 @@ def _pvc_change(new: dict[str, Any], old: dict[str, Any]) -> str:
     current = quantity.try_parse(old.get("resources", {}).get("requests", {}).get("storage"))
     if wanted is not None and current is not None and wanted < current:
         return "spec.resources.requests.storage: a PVC cannot shrink (a model cache is never recreated)"
-    if new.get("storageClassName") and old.get("storageClassName") not in (None, new.get("storageClassName")):
-        return f"spec.storageClassName: a PVC's class cannot change ({old['storageClassName']})"
+    # Any class on a PVC that exists is final: one left out at creation was set by the default-class admission
+    # plugin (or stays unset), and Kubernetes refuses to change either afterwards.
+    if new.get("storageClassName") and old.get("storageClassName") != new.get("storageClassName"):
+        return f"spec.storageClassName: a PVC's class cannot change ({old.get('storageClassName') or 'none'})"
     if old.get("accessModes") and new.get("accessModes") != old.get("accessModes"):
         return f"spec.accessModes: a PVC's access mode cannot change ({', '.join(old['accessModes'])})"
     return ""
@@ -249,9 +262,20 @@ def project(live: Any, shape: Any) -> Any:
 
 
 def _diff(old: Any, new: Any) -> str:
+    """A unified diff of our fields, without the hash annotation (it changes with every change: noise)."""
+    old, new = _unstamped(old), _unstamped(new)
     before = yaml.safe_dump(old, sort_keys=False, width=120).splitlines(keepends=True) if old else []
     after = yaml.safe_dump(new, sort_keys=False, width=120).splitlines(keepends=True)
     return "".join(difflib.unified_diff(before, after, "live", "desired"))
+
+
+def _unstamped(body: Any) -> Any:
+    annotations = (body.get("metadata") or {}).get("annotations") if isinstance(body, dict) else None
+    if not isinstance(annotations, dict) or APPLIED not in annotations:
+        return body
+    rest = {k: v for k, v in annotations.items() if k != APPLIED}
+    meta = {k: v for k, v in body["metadata"].items() if k != "annotations"} | ({"annotations": rest} if rest else {})
+    return {**body, "metadata": meta}
 
 
 def prune_changes(

@@ -131,6 +131,7 @@ class Entry:
     diff: str = ""
     reason: str = ""
     error: str = ""
+    source: str = ""  # the manifest behind the object (path:line), where known
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,9 @@ class RunReport:
     errors: Sequence[str] = ()
     requests: int = 0
     notice: str = ""  # a run that did nothing on purpose (the lock is held by another run)
+    revision: str = ""
+    drift_check: bool = False  # the revision and the rendered objects were those of the last good run
+    warnings: Sequence[str] = ()
 
     def count(self, action: str) -> int:
         return sum(1 for e in self.entries if e.action == action and not e.error)
@@ -161,6 +165,7 @@ class RunReport:
         return any(e.action in ("created", "configured", "replaced", "pruned") for e in self.entries)
 
 
+REVIEW_WORDS = {"configured": "changed", "pruned": "deleted", "skipped": "kept"}
 ACTIONS = ("created", "configured", "replaced", "pruned", "unchanged", "waiting", "skipped", "blocked")
 
 
@@ -176,6 +181,12 @@ def run_summary(run: RunReport) -> str:
             f"{counts['created']} to create, {counts['configured']} to configure, {counts['pruned']} to prune, "
             f"{counts['unchanged']} unchanged, {counts['waiting']} waiting, {counts['skipped']} skipped, "
             f"{counts['blocked']} blocked"
+        )
+    if run.mode == "review":
+        head = f"Changes to cluster {run.cluster} against the base {run.revision[:12]}: "
+        body = (
+            f"{counts['created']} created, {counts['configured']} changed, {counts['pruned']} deleted, "
+            f"{counts['unchanged']} unchanged, {counts['skipped']} kept, {counts['blocked']} blocked"
         )
     tail = {"offline": " (offline: no cluster compared)", "server-dry-run": " (server dry run)"}.get(run.mode, "")
     return head + body + tail
@@ -193,10 +204,12 @@ def run_text(run: RunReport) -> str:
             lines.append(f"► {entry.ref} status {entry.reason}" + (f" (failed: {entry.error})" if entry.error else ""))
             continue
         detail = f" ({entry.error or entry.reason})" if entry.error or entry.reason else ""
-        lines.append(f"► {entry.ref} {'failed' if entry.error else entry.action}{detail}")
+        action = REVIEW_WORDS.get(entry.action, entry.action) if run.mode == "review" else entry.action
+        lines.append(f"► {entry.ref} {'failed' if entry.error else action}{detail}")
         if entry.diff and run.mode != "apply" and entry.action == "configured":
             lines += ["  " + line for line in entry.diff.rstrip("\n").splitlines()]
     lines += [f"error: {e}" for e in run.errors]
+    lines += [f"warning: {w}" for w in run.warnings]
     if run.notice:
         lines.append(run.notice)
         return "\n".join(lines) + "\n"

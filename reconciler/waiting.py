@@ -63,7 +63,11 @@ def wait(
             return replace(
                 first, errors=[*first.errors, f"timed out after {options.timeout:g}s waiting for: {pending}"]
             )
-        time.sleep(min(options.poll, max(0.0, deadline - time.monotonic())))
+        pause = min(options.poll, max(0.0, deadline - time.monotonic()))
+        if options.stop is not None and options.stop.wait(pause):
+            return replace(first, errors=[*first.errors, "stopped while waiting (SIGTERM): the apply had finished"])
+        if options.stop is None:
+            time.sleep(pause)
         renew()
         report = again()
         if report.failed:
