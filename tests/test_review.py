@@ -111,7 +111,7 @@ def test_immutable_changes_are_errors_at_the_manifest_line(
     assert message in annotation
 
 
-def CACHE_ABS(repo: GitRepo) -> str:  # noqa: N802 - reads like the constant it stands beside
+def CACHE_ABS(repo: GitRepo) -> str:
     return str(repo.work / CACHE)
 
 

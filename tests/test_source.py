@@ -6,6 +6,7 @@ import http.server
 import shutil
 import threading
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -97,9 +98,9 @@ def test_an_unreachable_remote_fails_with_the_url_redacted(tmp_path: Path) -> No
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):
-    seen: list[str] = []
+    seen: ClassVar[list[str]] = []
 
-    def do_GET(self) -> None:  # noqa: N802 - the http.server API
+    def do_GET(self) -> None:
         _Recorder.seen.append(self.headers.get("Authorization", ""))
         self.send_response(403)
         self.send_header("Content-Length", "0")
