@@ -52,6 +52,7 @@ class Request:
     query: dict[str, str]
     content_type: str
     status: int
+    agent: str = ""  # the User-Agent: which program (and which of our commands) sent it
 
     @property
     def write(self) -> bool:
@@ -336,7 +337,14 @@ def _handler(api: ApiServer) -> type[BaseHTTPRequestHandler]:
             query = {k: v[-1] for k, v in parse_qs(split.query).items()}
             if split.path != "/debug/requests":
                 api.requests.append(
-                    Request(self.command, split.path, query, self.headers.get("Content-Type", ""), code)
+                    Request(
+                        self.command,
+                        split.path,
+                        query,
+                        self.headers.get("Content-Type", ""),
+                        code,
+                        self.headers.get("User-Agent", ""),
+                    )
                 )
             data = json.dumps(payload).encode()
             self.send_response(code)

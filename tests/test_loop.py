@@ -1,0 +1,108 @@
+"""loop.py and loop mode: the pause, backoff after failures, and a clean stop on SIGTERM (a real process)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from reconciler import loop
+from reconciler.loop import LoopOptions
+
+from .apiserver import ApiServer, Fault
+from .conftest import REPO
+from .test_apply import install, live
+
+
+def test_the_pause_is_the_interval_plus_jitter() -> None:
+    options = LoopOptions(300)
+    assert loop.delay(options, 0, lambda: 0.0) == 300
+    assert loop.delay(options, 0, lambda: 1.0) == pytest.approx(330)
+    assert loop.delay(options, 1, lambda: 0.0) == 300  # one failure: try again at the usual time
+
+
+def test_repeated_failures_back_off_up_to_a_cap() -> None:
+    options = LoopOptions(300, jitter=0, max_backoff=1800)
+    assert [loop.delay(options, n) for n in (2, 3, 4, 5, 9)] == [600, 1200, 1800, 1800, 1800]
+    assert loop.delay(LoopOptions(3600, jitter=0, max_backoff=1800), 4) == 3600  # never shorter than the interval
+
+
+def test_the_loop_runs_one_step_at_a_time_until_stopped_and_resets_after_success() -> None:
+    codes = iter([2, 2, 2, 0, 2])
+    calls: list[float] = []
+    logged: list[str] = []
+    stop = threading.Event()
+    active = threading.Lock()
+
+    def step() -> int:
+        assert active.acquire(blocking=False), "two runs at once"
+        calls.append(time.monotonic())
+        code = next(codes)
+        if len(calls) == 5:
+            stop.set()
+        active.release()
+        return code
+
+    assert loop.run(step, LoopOptions(0.01, jitter=0), stop, logged.append) == 0
+    assert len(calls) == 5
+    assert [m for m in logged if "backing off" in m] == [
+        "next run in 0s (backing off after 2 failed runs)",
+        "next run in 0s (backing off after 3 failed runs)",
+    ]
+    assert logged[-1] == "stopped"
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[ApiServer]:
+    with ApiServer(tmp_path, namespaces=("nim-service", "nemoguard", "nim-init-demo")) as server:
+        yield server
+
+
+def _start(api: ApiServer, tmp_path: Path, *args: str) -> subprocess.Popen[str]:
+    repo = tmp_path / "repo"
+    shutil.copytree(REPO / "clusters", repo / "clusters")
+    env = {**os.environ, "HOME": str(tmp_path)}
+    env.pop("KUBECONFIG", None)
+    command = [sys.executable, "-m", "reconciler", "--repo", str(repo), "--kubeconfig", str(api.kubeconfig), *args]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+
+
+def _wait_for(predicate: object, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_sigterm_while_sleeping_stops_at_once(api: ApiServer, tmp_path: Path) -> None:
+    install(api)
+    process = _start(api, tmp_path, "--interval", "1h")
+    _wait_for(lambda: any(r.path.endswith("/leases/nim-reconciler-demo") and r.method == "PUT" for r in api.requests))
+    time.sleep(0.5)  # the first run is over and the loop sleeps for an hour
+    process.send_signal(signal.SIGTERM)
+    out, _ = process.communicate(timeout=10)
+    assert process.returncode == 0, out
+    assert "SIGTERM received" in out and "stopped" in out and "Traceback" not in out
+
+
+def test_sigterm_during_a_run_finishes_it_and_releases_the_lock(api: ApiServer, tmp_path: Path) -> None:
+    install(api)
+    api.faults.add(Fault(method="PATCH", path="/jobs/", delay=2.0, times=1))  # a slow write mid-run
+    process = _start(api, tmp_path, "--interval", "1h")
+    _wait_for(lambda: any("/persistentvolumeclaims/" in r.path and r.method == "PATCH" for r in api.requests))
+    time.sleep(0.3)  # the PVCs are applied; the first caching Job's write is under way (it takes 2 s)
+    process.send_signal(signal.SIGTERM)  # the run is between its first and last write
+    out, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, out
+    assert "Applied to cluster demo" in out and out.index("SIGTERM received") < out.index("Applied to cluster demo")
+    lease = live(api, "Lease", "default")["nim-reconciler-demo"]
+    assert not lease["spec"].get("holderIdentity")  # released: the next run need not wait for it to expire
+    assert len(live(api, "Job")) == 8  # one caching Job per NIMCache: the run was finished
