@@ -25,7 +25,8 @@ CUSTOM = ("NIMCache", "NIMService")
 class ClusterApi(Protocol):
     """What apply needs of ``kube.Cluster`` (kept abstract so this module does not import the client)."""
 
-    def list(self, kind: Kind, selector: str) -> list[dict[str, Any]]: ...
+    def list(self, kind: Kind, selector: str, namespace: str = "") -> list[dict[str, Any]]: ...
+    def served(self, api_version: str) -> set[str]: ...
     def get(self, kind: Kind, namespace: str, name: str) -> dict[str, Any] | None: ...
     def apply(
         self, kind: Kind, body: dict[str, Any], *, dry_run: bool = False, status: bool = False
@@ -58,8 +59,14 @@ def selector(cluster: str) -> str:
     return f"app.kubernetes.io/managed-by=nim-reconciler,nim-reconciler/cluster={cluster}"
 
 
-def preflight(api: ClusterApi, kinds: set[str], namespaces: set[str]) -> list[str]:
-    """Problems that stop a run before anything is written: missing CRDs or namespaces, CRDs that are not ours."""
+def preflight(api: ClusterApi, kinds: set[str], namespaces: set[str], confined: tuple[str, ...] = ()) -> list[str]:
+    """Problems that stop a run before anything is written: missing CRDs or namespaces, CRDs that are not ours.
+
+    ``confined`` (``--namespace``): a team's run with a namespaced Role, which may read neither CRDs nor
+    Namespaces; it asks API discovery (open to every user) instead, and keeps to its namespaces.
+    """
+    if confined:
+        return _confined_preflight(api, kinds, namespaces, confined)
     problems = []
     for kind, name in OUR_CRDS.items():
         crd = api.get(CRD, "", name)
@@ -87,11 +94,24 @@ def preflight(api: ClusterApi, kinds: set[str], namespaces: set[str]) -> list[st
     return problems
 
 
-def observe(api: ClusterApi, cluster: str) -> dict[ObjRef, dict[str, Any]]:
-    """Every object of ours in the cluster: one LIST per kind, by label."""
+def _confined_preflight(api: ClusterApi, kinds: set[str], namespaces: set[str], confined: tuple[str, ...]) -> list[str]:
+    problems = [
+        f"namespace {ns} is outside --namespace {','.join(confined)}: this run may not write there"
+        for ns in sorted(namespaces - set(confined))
+    ]
+    for kind in sorted({*OUR_CRDS, *(kinds & FOREIGN_CRDS.keys())}):
+        group_version = BY_KIND[kind].api_version
+        if BY_KIND[kind].plural not in api.served(group_version):
+            name = OUR_CRDS.get(kind) or FOREIGN_CRDS[kind]
+            problems.append(f"{kind} is not served ({group_version}): a cluster admin must install the CRD {name}")
+    return problems
+
+
+def observe(api: ClusterApi, cluster: str, namespaces: tuple[str, ...] = ()) -> dict[ObjRef, dict[str, Any]]:
+    """Every object of ours in the cluster (or in ``namespaces``): one LIST per kind (and namespace), by label."""
     live: dict[ObjRef, dict[str, Any]] = {}
-    for kind in ORDER:
-        for obj in api.list(kind, selector(cluster)):
+    for kind, namespace in ((k, n) for k in ORDER for n in namespaces or ("",)):
+        for obj in api.list(kind, selector(cluster), namespace):
             meta = obj["metadata"]
             live[ObjRef(kind.kind, meta.get("namespace", ""), meta["name"])] = obj
     return live

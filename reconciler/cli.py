@@ -12,6 +12,7 @@ import signal
 import socket
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 
@@ -111,6 +112,13 @@ def _usage(message: str) -> None:
     show_default=True,
     help="Retries of a request on 429, 5xx, timeouts and dropped connections (exponential backoff).",
 )
+@click.option(
+    "--namespace",
+    "namespaces",
+    multiple=True,
+    help="Confine the run to this namespace (repeatable): for teams with a namespaced Role (deploy/namespaced/). "
+    "Reads per namespace, asks API discovery instead of reading CRDs, refuses manifests elsewhere.",
+)
 @click.option("--lock-name", help="The run lock's Lease (default: nim-reconciler-<cluster>).")
 @click.option(
     "--lock-namespace",
@@ -190,6 +198,8 @@ def _options(flags: dict[str, object], stop: threading.Event) -> Options:
         files = tuple(str(f) for f in flags["kubeconfig"] or ())  # type: ignore[attr-defined]
         found = cluster_config(files, _text(flags, "context"))
         kube = with_requests(found, str(flags["request_timeout"]), _int(flags, "retries"))
+        if kube is not None and flags["namespaces"]:
+            kube = replace(kube, agent="reconcile namespaced")  # audit logs tell a team's confined runs apart
     if kube is None and mode is not Mode.DRY_RUN:
         _usage(f"{NO_CLUSTER} (an offline plan needs only --dry-run)")
     wait = None
@@ -205,6 +215,7 @@ def _options(flags: dict[str, object], stop: threading.Event) -> Options:
         kube=kube,
         prune=_prune(flags),
         retry_failed=bool(flags["retry_failed"]),
+        namespaces=tuple(str(n) for n in flags["namespaces"] or ()),  # type: ignore[attr-defined]
         wait=wait,
         lock=LockOptions(
             _text(flags, "lock_name"),

@@ -75,10 +75,11 @@ class Cluster:
 
     # --- verbs -------------------------------------------------------------------------------------------------
 
-    def list(self, kind: Kind, selector: str) -> builtins.list[dict[str, Any]]:
-        """Every object of ``kind`` in all namespaces whose labels match ``selector`` (absent kind: none)."""
+    def list(self, kind: Kind, selector: str, namespace: str = "") -> builtins.list[dict[str, Any]]:
+        """Every object of ``kind`` in all namespaces (or one) whose labels match ``selector`` (absent kind: none)."""
+        ref = ObjRef(kind.kind, namespace, "*")
         try:
-            body = self._call("GET", kind.path(), ObjRef(kind.kind, "", "*"), query=[("labelSelector", selector)])
+            body = self._call("GET", kind.path(namespace), ref, query=[("labelSelector", selector)])
         except NotFound:
             return []  # the kind is not served (its CRD is not installed): nothing of it can exist
         items: builtins.list[dict[str, Any]] = body.get("items") or []
@@ -86,6 +87,15 @@ class Cluster:
             item.setdefault("kind", kind.kind)
             item.setdefault("apiVersion", kind.api_version)
         return items
+
+    def served(self, api_version: str) -> set[str]:
+        """The resources API discovery lists for ``group/version`` (open to every user, unlike CRDs)."""
+        root = f"/apis/{api_version}" if "/" in api_version else f"/api/{api_version}"
+        try:
+            body = self._call("GET", root, ObjRef("APIResourceList", "", api_version))
+        except NotFound:
+            return set()
+        return {r["name"] for r in body.get("resources") or []}
 
     def get(self, kind: Kind, namespace: str, name: str) -> dict[str, Any] | None:
         try:

@@ -119,10 +119,12 @@ def _child(plan: Plan, owner: ObjRef, kind: str) -> ObjRef | None:
 
 def _pods(api: ClusterApi, jobs: Sequence[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
     """The caching Jobs' pods by (namespace, nimcache), read only when some Job is running."""
-    if not any((j.get("status") or {}).get("active") for j in jobs):
-        return {}
+    namespaces = sorted({j["metadata"].get("namespace", "") for j in jobs if (j.get("status") or {}).get("active")})
     out: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for pod in api.list(PODS, "app.kubernetes.io/managed-by=nim-reconciler,nimcache"):
+    # One LIST per namespace with a running Job, not one across the cluster: fewer pods to read, and a team's
+    # namespaced Role allows it.
+    pods = [p for ns in namespaces for p in api.list(PODS, "app.kubernetes.io/managed-by=nim-reconciler,nimcache", ns)]
+    for pod in pods:
         meta = pod["metadata"]
         out.setdefault((meta.get("namespace", ""), meta["labels"]["nimcache"]), []).append(pod)
     return out

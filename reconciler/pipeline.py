@@ -83,11 +83,12 @@ def reconcile(options: Options) -> RunReport:
 
 def _against(cluster: apply.ClusterApi, options: Options, result: Render) -> RunReport:
     mode = {Mode.APPLY: "apply", Mode.DRY_RUN: "dry-run", Mode.SERVER_DRY_RUN: "server-dry-run"}[options.mode]
-    problems = apply.preflight(cluster, {o.ref.kind for o in result.objects}, {o.ref.namespace for o in result.objects})
+    kinds, namespaces = {o.ref.kind for o in result.objects}, {o.ref.namespace for o in result.objects}
+    problems = apply.preflight(cluster, kinds, namespaces, options.namespaces)
     if problems:
         return RunReport(result.cluster, result.check, mode, errors=problems, requests=_requests(cluster))
     started = time.monotonic()
-    live = apply.observe(cluster, result.cluster)
+    live = apply.observe(cluster, result.cluster, options.namespaces)
     planned = _plan(options, result, live)
     if options.mode is not Mode.APPLY:
         return _reconcile(cluster, options, result, mode, (live, planned))
@@ -167,7 +168,7 @@ def _waited(
         if held is not None:
             lock.renew(cluster, held)
 
-    waited = waiting.wait(cluster, result.cluster, options.wait, report, again, renew)
+    waited = waiting.wait(cluster, result.cluster, options.wait, report, again, renew, options.namespaces)
     return replace(waited, requests=_requests(cluster))
 
 
@@ -202,7 +203,7 @@ def _reconcile(
 def _observed(
     cluster: apply.ClusterApi, options: Options, result: Render
 ) -> tuple[dict[ObjRef, dict[str, Any]], plan.Plan]:
-    live = apply.observe(cluster, result.cluster)
+    live = apply.observe(cluster, result.cluster, options.namespaces)
     return live, _plan(options, result, live)
 
 

@@ -17,10 +17,10 @@ from reconciler.options import WaitOptions
 from reconciler.report import RunReport
 
 
-def states(api: ClusterApi, cluster: str) -> dict[str, str]:
+def states(api: ClusterApi, cluster: str, namespaces: tuple[str, ...] = ()) -> dict[str, str]:
     out = {}
-    for kind in ("NIMCache", "NIMService"):
-        for obj in api.list(BY_KIND[kind], selector(cluster)):
+    for kind, namespace in ((k, n) for k in ("NIMCache", "NIMService") for n in namespaces or ("",)):
+        for obj in api.list(BY_KIND[kind], selector(cluster), namespace):
             meta = obj["metadata"]
             out[f"{kind}/{meta.get('namespace', '')}/{meta['name']}"] = (obj.get("status") or {}).get(
                 "state", "NotReady"
@@ -42,12 +42,13 @@ def wait(
     first: RunReport,
     again: Callable[[], RunReport],
     renew: Callable[[], None],
+    namespaces: tuple[str, ...] = (),
 ) -> RunReport:
     """Poll: show the states, stop on a verdict or the timeout, else renew the lock and reconcile ``again``."""
     deadline = time.monotonic() + options.timeout
     seen: dict[str, str] = {}
     while True:
-        current = states(api, cluster)
+        current = states(api, cluster, namespaces)
         if options.table is not None:
             options.table(current)
         else:

@@ -50,3 +50,38 @@ def write_kubeconfig(path: Path, server: str, context: str = "x") -> Path:
         )
     )
     return path
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The suite fails when `reconcile` (or `reconcile status`) made any request deploy/ RBAC does not allow.
+
+    Every request any API test server saw during the run is checked, by its User-Agent: `doctor` and
+    `install-crds` run with the user's own rights and are not part of deploy/.
+    """
+    from tests.apiserver import SEEN
+    from tests.rbac import denied, deploy_rules, namespaced_rules
+
+    ours = [r for r in SEEN if r.agent.endswith(("(reconcile)", "(status)"))]
+    cluster_rules, state_rules = deploy_rules()
+    refused = [
+        line
+        for line in denied(cluster_rules + state_rules, ours, set())
+        if "/leases/" not in line and "/configmaps/" not in line
+    ]
+    # The run lock and the record live in the run's own namespace: the state Role's, bound there (the tests run
+    # outside a pod, where that namespace is `default`, standing in for `nim-reconciler`).
+    state = [r for r in ours if "/leases" in r.path or "/configmaps" in r.path]
+    refused += denied(state_rules, state, {"default", "nim-reconciler"})
+    # A run confined with --namespace: the namespaced Role, bound in every namespace it used, and nothing else.
+    confined = [r for r in SEEN if r.agent.endswith("(reconcile namespaced)")]
+    bound = {
+        p.split("/")[p.split("/").index("namespaces") + 1] for p in (r.path for r in confined) if "/namespaces/" in p
+    }
+    refused += denied(namespaced_rules(), confined, bound or {"-"})
+    if refused:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line("deploy/ RBAC does not allow these requests made during the suite:", red=True)
+            for line in refused:
+                reporter.write_line(f"  {line}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -25,6 +25,15 @@ FILES = {
     "Deployment": "deployment-apps-v1.json",
     "HorizontalPodAutoscaler": "horizontalpodautoscaler-autoscaling-v2.json",
     "Ingress": "ingress-networking-v1.json",
+    # deploy/
+    "Namespace": "namespace-v1.json",
+    "CronJob": "cronjob-batch-v1.json",
+    "ClusterRole": "clusterrole-rbac-v1.json",
+    "ClusterRoleBinding": "clusterrolebinding-rbac-v1.json",
+    "Role": "role-rbac-v1.json",
+    "RoleBinding": "rolebinding-rbac-v1.json",
+    "Secret": "secret-v1.json",
+    "CustomResourceDefinition": "customresourcedefinition-apiextensions-v1.json",
 }
 _META = {"type": "object", "required": ["name", "namespace"]}
 _PARENT = {

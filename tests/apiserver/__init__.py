@@ -26,7 +26,9 @@ import yaml
 from . import admission
 from .store import ApiError, Resource, Store
 
-__all__ = ["ApiServer", "Fault", "Request"]
+__all__ = ["SEEN", "ApiServer", "Fault", "Request"]
+
+SEEN: list[Request] = []  # every request any test server saw in this process (the RBAC check reads it)
 
 
 @dataclass
@@ -117,6 +119,10 @@ class ApiServer:
     def __exit__(self, *exc: object) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+    def record(self, request: Request) -> None:
+        self.requests.append(request)
+        SEEN.append(request)
 
     def set_status(
         self,
@@ -336,7 +342,7 @@ def _handler(api: ApiServer) -> type[BaseHTTPRequestHandler]:
                 code, payload, extra = api.handle(self.command, self.path, self.headers, body)
             query = {k: v[-1] for k, v in parse_qs(split.query).items()}
             if split.path != "/debug/requests":
-                api.requests.append(
+                api.record(
                     Request(
                         self.command,
                         split.path,
