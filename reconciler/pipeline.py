@@ -69,7 +69,9 @@ def reconcile(options: Options) -> RunReport:
         return RunReport(result.cluster, result.check, "offline")
     if options.kube is None:
         offline = plan.offline(result.objects)
-        return RunReport(result.cluster, result.check, "offline", _entries(offline.changes))
+        return RunReport(
+            result.cluster, result.check, "offline", _entries(offline.changes), revision=options.revision or ""
+        )
     from reconciler import kube  # the client costs ~0.6 s to import: only runs that talk to a cluster pay it
 
     cluster = kube.Cluster(options.kube)
@@ -91,7 +93,7 @@ def _against(cluster: apply.ClusterApi, options: Options, result: Render) -> Run
     live = apply.observe(cluster, result.cluster, options.namespaces)
     planned = _plan(options, result, live)
     if options.mode is not Mode.APPLY:
-        return _reconcile(cluster, options, result, mode, (live, planned))
+        return replace(_reconcile(cluster, options, result, mode, (live, planned)), revision=options.revision or "")
     record = history.read(cluster, options.lock.namespace, result.cluster)
     stamps = history.digest((ref, b["metadata"]["annotations"][plan.APPLIED]) for ref, b in planned.bodies.items())
     unchanged = record.unchanged(options.revision, stamps)
@@ -103,20 +105,19 @@ def _against(cluster: apply.ClusterApi, options: Options, result: Render) -> Run
     if report.notice:
         return report
     report = replace(report, revision=options.revision or "", drift_check=unchanged)
-    if unchanged and not report.pending and not report.failed:
-        return replace(report, requests=_requests(cluster))  # read-only: the record already says all this
-    run = history.Run(
-        options.revision or "",
-        stamps,
-        _now(),
-        _result(report, unchanged and record.settled),
-        round(time.monotonic() - started, 3),
-        {a: report.count(a) for a in history.COUNTED[:-1]} | {"failed": sum(1 for e in report.entries if e.error)},
-    )
-    try:
-        history.write(cluster, options.lock.namespace, result.cluster, record, run)
-    except ReconcilerError as exc:
-        report = replace(report, errors=[*report.errors, f"revision record not written: {exc}"])
+    if not unchanged or report.pending or report.failed:  # else read-only: the record already says all this
+        run = history.Run(
+            options.revision or "",
+            stamps,
+            _now(),
+            _result(report, drift=unchanged and record.settled),
+            round(time.monotonic() - started, 3),
+            {a: report.count(a) for a in history.COUNTED[:-1]} | {"failed": sum(1 for e in report.entries if e.error)},
+        )
+        try:
+            history.write(cluster, options.lock.namespace, result.cluster, record, run)
+        except ReconcilerError as exc:
+            report = replace(report, errors=[*report.errors, f"revision record not written: {exc}"])
     return replace(report, requests=_requests(cluster))
 
 

@@ -220,6 +220,7 @@ def run_text(run: RunReport) -> str:
 def run_json(run: RunReport) -> str:
     body = {
         "cluster": run.cluster,
+        "revision": run.revision or None,
         "mode": run.mode,
         "valid": run.check.ok,
         "problems": [problem_dict(p) for p in run.check.problems],
@@ -235,6 +236,8 @@ def run_json(run: RunReport) -> str:
         ],
         "errors": list(run.errors),
         "notice": run.notice,
+        "warnings": list(run.warnings),
+        "drift_check": run.drift_check,
         "summary": {a: run.count(a) for a in ACTIONS},
         "requests": run.requests,
     }

@@ -145,3 +145,10 @@ def test_a_token_never_shows_in_the_output(api: ApiServer, tmp_path: Path) -> No
 def test_ref_with_a_local_path_is_refused(api: ApiServer, remote: GitRepo, tmp_path: Path) -> None:
     code, out = run(api, str(remote.work), tmp_path, "--ref", "main")
     assert code == 2 and "--ref needs a git URL" in out
+
+
+def test_json_output_names_the_revision_and_the_drift_check(api: ApiServer, remote: GitRepo, tmp_path: Path) -> None:
+    converged(api, remote, tmp_path)
+    code, out = run(api, remote.url, tmp_path, "-o", "json")
+    body = json.loads(out)
+    assert code == 0 and body["revision"] == git(remote.work, "rev-parse", "HEAD") and body["drift_check"] is True
