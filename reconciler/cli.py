@@ -228,13 +228,13 @@ def _options(flags: dict[str, object], stop: threading.Event) -> Options:
 
 def _review(flags: dict[str, object]) -> int:
     """--dry-run --base REF: the pull-request check (offline); a Markdown summary when GITHUB_STEP_SUMMARY is set."""
-    from reconciler import review, summary
+    from reconciler import review, source, summary
     from reconciler.report import Format, render_run
     from reconciler.runner import exit_code
 
     if not flags["dry_run"]:
         _usage("--base goes with --dry-run (a pull-request check changes nothing)")
-    if flags["ref"] or str(flags["repo"]).startswith(("https://", "ssh://", "file://", "git@")):
+    if flags["ref"] or source.is_url(str(flags["repo"])):
         _usage("--base compares a local checkout (--repo PATH) with one of its revisions")
     base = str(flags["base"])
     options = Options(

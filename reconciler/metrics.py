@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.errors import ReconcilerError
+from reconciler.source import redact
 
 PREFIX = "nim_reconciler"
 RESULTS = ("success", "failure", "blocked", "skipped")
@@ -126,11 +127,4 @@ def push(url: str, cluster: str, text: str, timeout: float = 10.0) -> None:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             response.read()
     except (urllib.error.URLError, OSError) as exc:
-        raise ReconcilerError(f"--pushgateway {_redact(url)}: {getattr(exc, 'reason', exc)}") from exc
-
-
-def _redact(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urllib.parse.urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
+        raise ReconcilerError(f"--pushgateway {redact(url)}: {getattr(exc, 'reason', exc)}") from exc

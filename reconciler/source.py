@@ -92,12 +92,9 @@ def redact(url: str) -> str:
 def local(path: Path) -> Checkout:
     if not path.exists():
         raise UsageError(f"--repo {path}: no such directory")
-    top = _run(["git", "-C", str(path), "rev-parse", "--show-toplevel"], check=False)
-    if top.returncode != 0:
-        return Checkout(path, None)
     head = _run(["git", "-C", str(path), "rev-parse", "--verify", "-q", "HEAD"], check=False).stdout.strip()
     if not head:
-        return Checkout(path, None)  # a repository without a commit yet
+        return Checkout(path, None)  # not a git work tree, or one without a commit yet
     dirty = _run(["git", "-C", str(path), "status", "--porcelain", "--untracked-files=no"], check=False).stdout
     return Checkout(path, head + ("-dirty" if dirty.strip() else ""), ref="HEAD")
 
@@ -285,14 +282,15 @@ def _git(args: list[str], env: dict[str, str], secrets: list[str], timeout: floa
             ["git", *args], env=env or None, capture_output=True, text=True, timeout=timeout, check=False
         )
     except subprocess.TimeoutExpired as exc:
-        raise SourceError(f"{redact(url)}: git {args[0]} timed out after {timeout:g} s") from exc
+        raise SourceError(f"{redact(url)}: git {_verb(args)} timed out after {timeout:g} s") from exc
     if done.returncode != 0:
         raise SourceError(f"{redact(url)}: git {_verb(args)} failed: {_scrub(done.stderr, secrets)}")
     return done.stdout
 
 
 def _verb(args: list[str]) -> str:
-    return next(a for a in args if not a.startswith("-") and a not in (".",) and "/" not in a)
+    """The git command of ``args`` (``ls-tree`` of ``-C root ls-tree …``), for messages."""
+    return args[2] if args[:1] == ["-C"] else args[0]
 
 
 def _run(args: list[str], *, check: bool) -> subprocess.CompletedProcess[str]:
