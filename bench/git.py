@@ -18,9 +18,10 @@ from pathlib import Path
 
 from bench.generate import generate
 from bench.reconcile import counts, start_server
-from reconciler import metrics, source
+from reconciler import source
+from reconciler.cli import metrics
+from reconciler.cli.run import Outputs, Runner, SourceSpec
 from reconciler.options import ClusterConfig, LockOptions, Mode, Options
-from reconciler.runner import Outputs, Runner, SourceSpec
 
 IDENTITY = ["-c", "user.name=bench", "-c", "user.email=bench@example.com"]
 

@@ -21,10 +21,12 @@ import urllib.request
 from pathlib import Path
 
 from bench.generate import generate
-from reconciler import apply, pipeline, plan
+from reconciler import pipeline
+from reconciler.cluster import apply, observe
+from reconciler.cluster.kube import Cluster
 from reconciler.kinds import BY_KIND, CRD, FOREIGN_CRDS
-from reconciler.kube import Cluster
 from reconciler.options import ClusterConfig, Mode, Options
+from reconciler.plan import compare
 
 
 def serve(folder: str, ready: multiprocessing.synchronize.Event) -> None:  # type: ignore[name-defined]
@@ -99,7 +101,7 @@ def timed_apply(repo: Path, kubeconfig: Path) -> tuple[int, float, float]:
     options = Options(repo=repo, cluster="bench", mode=Mode.APPLY, kube=ClusterConfig(kubeconfig=(str(kubeconfig),)))
     rendered = pipeline.render(options)
     cluster = Cluster(options.kube)  # type: ignore[arg-type]
-    planned = plan.plan(rendered.objects, apply.observe(cluster, "bench"), options.prune)
+    planned = compare.plan(rendered.objects, observe.observe(cluster, "bench"), options.prune)
     start = time.perf_counter()
     done = apply.execute(planned, cluster)
     ours = time.perf_counter() - start

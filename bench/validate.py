@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 from bench.generate import generate
-from reconciler import documents, validation
+from reconciler import documents
+from reconciler.validate.check import validate
 
 
 def main() -> None:
@@ -30,7 +31,7 @@ def main() -> None:
             t0 = time.perf_counter()
             loaded = documents.load_paths([target])
             t1 = time.perf_counter()
-            result = validation.validate(loaded.documents)
+            result = validate(loaded.documents)
             t2 = time.perf_counter()
             assert not result.errors, result.errors[:3]
             load_s.append(t1 - t0)

@@ -1,5 +1,3 @@
 """nim-reconciler: GitOps for NVIDIA NIM (NIMCache / NIMService) on Kubernetes."""
 
 __version__ = "0.1.0"
-
-API_VERSION = "apps.nvidia.com/v1alpha1"

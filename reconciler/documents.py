@@ -20,7 +20,8 @@ from typing import Any
 import yaml
 
 from reconciler.errors import Problem, error
-from reconciler.refs import SourceLocation, field_path
+from reconciler.kinds import CUSTOM_KINDS
+from reconciler.refs import ObjRef, SourceLocation, field_path
 
 if not yaml.__with_libyaml__:  # pragma: no cover - the wheels bundle libyaml
     raise ImportError("PyYAML was built without libyaml; reinstall PyYAML from a wheel")
@@ -300,3 +301,48 @@ class _Builder:
 
 def _dotted(path: FieldPath) -> str:
     return field_path(path)
+
+
+@dataclass(frozen=True)
+class NimResource:
+    """A NIMCache or NIMService document with a usable kind, namespace and name."""
+
+    kind: str
+    namespace: str
+    name: str
+    doc: Document
+
+    @property
+    def body(self) -> dict[str, Any]:
+        return self.doc.body
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        spec = self.doc.body.get("spec")
+        return spec if isinstance(spec, dict) else {}
+
+    @property
+    def ref(self) -> ObjRef:
+        return ObjRef(self.kind, self.namespace, self.name)
+
+
+def get(node: Any, *keys: str | int) -> Any:
+    """``node[k1][k2]…`` or None when any step is missing or of the wrong type."""
+    for key in keys:
+        if isinstance(key, int):
+            node = node[key] if isinstance(node, list) and -len(node) <= key < len(node) else None
+        else:
+            node = node.get(key) if isinstance(node, dict) else None
+    return node
+
+
+def identify(doc: Document) -> NimResource | None:
+    """The document as a NIMCache / NIMService with a usable kind, namespace and name, or None (pure)."""
+    kind, name, namespace = (
+        doc.body.get("kind"),
+        get(doc.body, "metadata", "name"),
+        get(doc.body, "metadata", "namespace"),
+    )
+    if kind in CUSTOM_KINDS and isinstance(name, str) and isinstance(namespace, str):
+        return NimResource(kind, namespace, name, doc)
+    return None

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+API_VERSION = "apps.nvidia.com/v1alpha1"  # of NIMCache and NIMService, as NVIDIA's operator serves them
+# Our custom resources: every other kind we apply is a child of one of them.
+CUSTOM_KINDS = ("NIMCache", "NIMService")
+
 
 @dataclass(frozen=True)
 class Kind:
@@ -23,10 +27,10 @@ class Kind:
 
 
 ORDER: tuple[Kind, ...] = (
-    Kind("NIMCache", "apps.nvidia.com/v1alpha1", "nimcaches"),
+    Kind("NIMCache", API_VERSION, "nimcaches"),
     Kind("PersistentVolumeClaim", "v1", "persistentvolumeclaims"),
     Kind("Job", "batch/v1", "jobs"),
-    Kind("NIMService", "apps.nvidia.com/v1alpha1", "nimservices"),
+    Kind("NIMService", API_VERSION, "nimservices"),
     Kind("ServiceAccount", "v1", "serviceaccounts"),
     Kind("Service", "v1", "services"),
     Kind("Deployment", "apps/v1", "deployments"),

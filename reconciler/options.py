@@ -52,9 +52,18 @@ class WaitOptions:
 
 
 class Mode(StrEnum):
+    """How a run treats the cluster; the value is what reports and logs print."""
+
     APPLY = "apply"
-    DRY_RUN = "client"  # compare with the cluster (or nothing, offline) and change nothing
-    SERVER_DRY_RUN = "server"  # also send every write with dryRun=All
+    DRY_RUN = "dry-run"  # compare with the cluster (or nothing, offline) and change nothing
+    SERVER_DRY_RUN = "server-dry-run"  # also send every write with dryRun=All
+    OFFLINE = "offline"  # a dry run with no cluster to compare with (reports only: what DRY_RUN became)
+    REVIEW = "review"  # a pull-request check: the working tree against a base revision (reports only)
+
+    @classmethod
+    def of_flag(cls, value: str | None) -> Mode:
+        """``--dry-run[=client|server]`` as a mode (no flag: apply)."""
+        return {None: cls.APPLY, "client": cls.DRY_RUN, "server": cls.SERVER_DRY_RUN}[value]
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,11 @@
-"""The pipeline: calls the stages in order and returns values; no logic of its own."""
+"""One reconcile, top to bottom: load → validate → render → observe → plan → lock → apply → status → record.
+
+Contract: ``render(options)`` loads, validates and renders one cluster of the repo (pure but for reading
+files); ``reconcile(options)`` does the rest against the cluster (or against nothing, offline) and returns a
+``RunReport``. It never raises ``ReconcilerError``: cluster errors end up in the report. Only a run that has
+something to write takes the lock, and it looks at the cluster again once it holds it, since another run may
+have written meanwhile.
+"""
 
 from __future__ import annotations
 
@@ -9,41 +16,47 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from reconciler import (
-    apply,
-    doctor,
-    documents,
-    gating,
-    history,
-    layout,
-    lifecycle,
-    lock,
-    plan,
-    validation,
-    views,
-    waiting,
-)
+from reconciler import documents, layout
+from reconciler.cluster import apply, lock, observe, waiting, writeback
+from reconciler.cluster import record as records
+from reconciler.cluster.api import ClusterApi
 from reconciler.errors import ReconcilerError
-from reconciler.kinds import BY_KIND
-from reconciler.options import ClusterConfig, Mode, Options
+from reconciler.objects import DesiredObject
+from reconciler.options import Mode, Options
+from reconciler.plan import compare, gate
+from reconciler.plan.changes import Action, Change, Plan
 from reconciler.refs import ObjRef
-from reconciler.rendering import DesiredObject, Renderer
-from reconciler.report import Check, Entry, Row, RunReport
+from reconciler.render.renderer import Renderer
+from reconciler.report.model import Check, Entry, RunReport
+from reconciler.validate.check import Validated, validate
 
 __all__ = ["Options", "Render", "check_paths", "reconcile", "render"]
+
+Live = dict[ObjRef, dict[str, Any]]
 
 
 @dataclass(frozen=True)
 class Render:
+    """One cluster of the repo, checked and rendered: no objects when anything failed."""
+
     cluster: str
     check: Check
     objects: list[DesiredObject]
 
 
-def check_paths(paths: Sequence[Path], *, strict: bool = False) -> tuple[Check, validation.Validated]:
-    """Load and validate every manifest under ``paths``."""
+@dataclass(frozen=True)
+class Seen:
+    """The cluster as one look found it, and the plan made from it."""
+
+    live: Live
+    pods: dict[tuple[str, str], list[dict[str, Any]]]
+    plan: Plan
+
+
+def check_paths(paths: Sequence[Path], *, strict: bool = False) -> tuple[Check, Validated]:
+    """Load and validate every manifest under ``paths`` (reads files)."""
     loaded = documents.load_paths(paths)
-    validated = validation.validate(loaded.documents)
+    validated = validate(loaded.documents)
     problems = sorted([*loaded.problems, *validated.problems], key=lambda p: p.sort_key())
     check = Check(loaded.files, len(loaded.documents), len(validated.resources), problems, strict)
     return check, validated
@@ -65,60 +78,124 @@ def render(options: Options) -> Render:
 def reconcile(options: Options) -> RunReport:
     """Validate and render; then plan against the cluster (or nothing, offline) and, unless a dry run, apply."""
     result = render(options)
+    revision = options.revision or ""
     if not result.check.ok:
-        return RunReport(result.cluster, result.check, "offline")
+        return RunReport(result.cluster, result.check, Mode.OFFLINE)
     if options.kube is None:
-        offline = plan.offline(result.objects)
-        return RunReport(
-            result.cluster, result.check, "offline", _entries(offline.changes), revision=options.revision or ""
-        )
-    from reconciler import kube  # the client costs ~0.6 s to import: only runs that talk to a cluster pay it
+        changes = [Change(Action.CREATED, d.ref) for d in result.objects]  # nothing to compare with
+        return RunReport(result.cluster, result.check, Mode.OFFLINE, entries(changes), revision=revision)
+    from reconciler.cluster import kube  # the client costs ~0.6 s to import: only runs that talk to a cluster pay it
 
     cluster = kube.Cluster(options.kube)
     try:
-        return _against(cluster, options, result)
+        return replace(_against(cluster, options, result), revision=revision, requests=cluster.requests)
     except ReconcilerError as exc:
-        return RunReport(result.cluster, result.check, options.mode.value, errors=[str(exc)], requests=cluster.requests)
+        return RunReport(result.cluster, result.check, options.mode, errors=[str(exc)], requests=cluster.requests)
     finally:
         cluster.close()
 
 
-def _against(cluster: apply.ClusterApi, options: Options, result: Render) -> RunReport:
-    mode = {Mode.APPLY: "apply", Mode.DRY_RUN: "dry-run", Mode.SERVER_DRY_RUN: "server-dry-run"}[options.mode]
+def _against(api: ClusterApi, options: Options, result: Render) -> RunReport:
     kinds, namespaces = {o.ref.kind for o in result.objects}, {o.ref.namespace for o in result.objects}
-    problems = apply.preflight(cluster, kinds, namespaces, options.namespaces)
+    problems = observe.preflight(api, kinds, namespaces, options.namespaces)
     if problems:
-        return RunReport(result.cluster, result.check, mode, errors=problems, requests=_requests(cluster))
+        return RunReport(result.cluster, result.check, options.mode, errors=problems)
     started = time.monotonic()
-    live = apply.observe(cluster, result.cluster, options.namespaces)
-    planned = _plan(options, result, live)
-    if options.mode is not Mode.APPLY:
-        return replace(_reconcile(cluster, options, result, mode, (live, planned)), revision=options.revision or "")
-    record = history.read(cluster, options.lock.namespace, result.cluster)
-    stamps = history.digest((ref, b["metadata"]["annotations"][plan.APPLIED]) for ref, b in planned.bodies.items())
+    seen = _look(api, options, result)
+    if options.mode is Mode.DRY_RUN:
+        return RunReport(result.cluster, result.check, options.mode, entries(seen.plan.changes))
+    if options.mode is Mode.SERVER_DRY_RUN:
+        done = apply.execute(seen.plan, api, dry_run=True)
+        return RunReport(result.cluster, result.check, options.mode, _outcomes(seen.plan, done))
+    record = records.read(api, options.lock.namespace, result.cluster)
+    applied = ((ref, b["metadata"]["annotations"][compare.APPLIED]) for ref, b in seen.plan.bodies.items())
+    stamps = records.digest(applied)
     unchanged = record.unchanged(options.revision, stamps)
-    # Nothing to write but status: no lock (a drift check that finds nothing writes nothing at all). Anything
-    # to write: take the lock, then look again, since another run may have written meanwhile.
-    report = _locked(cluster, options, result, mode) if planned.pending else None
-    if report is None:
-        report = _waited(cluster, options, result, mode, _reconcile(cluster, options, result, mode, (live, planned)))
-    if report.notice:
+    held = None
+    if seen.plan.pending:
+        # Nothing to write but status: no lock (a drift check that finds nothing writes nothing at all).
+        got = lock.acquire(api, _lock_config(options, result.cluster))
+        if isinstance(got, lock.Busy):
+            notice = (
+                f"cluster {result.cluster} is being reconciled by {got.holder} (since {got.since}); nothing "
+                f"done (use --lock-wait to wait for it)"
+            )
+            return RunReport(result.cluster, result.check, options.mode, notice=notice)
+        held = got
+        seen = _look(api, options, result)  # another run may have written between our look and the lock
+    try:
+        report = _apply(api, options, result, seen)
+        report = _wait(api, options, result, report, held)
+        report = replace(report, revision=options.revision or "", drift_check=unchanged)
+        if not unchanged or report.pending or report.failed:  # else read-only: the record already says all this
+            report = _record(api, options, record, stamps, report, time.monotonic() - started, unchanged)
+    finally:
+        if held is not None:
+            lock.release(api, held)
+    return report
+
+
+def _look(api: ClusterApi, options: Options, result: Render) -> Seen:
+    """Observe the cluster and plan against it (the health gate included)."""
+    live = observe.observe(api, result.cluster, options.namespaces)
+    pods = observe.caching_pods(api, live)
+    planned = compare.plan(result.objects, live, options.prune, revision=options.revision)
+    gated = gate.gate(planned, result.objects, live, pods, _now(), retry_failed=options.retry_failed)
+    return Seen(live, pods, gated)
+
+
+def _apply(api: ClusterApi, options: Options, result: Render, seen: Seen) -> RunReport:
+    """Apply the plan, write status back, record failures as Events on their custom resources."""
+    done = apply.execute(seen.plan, api)
+    now = _now()
+    objects = writeback.current(seen.live, done.outcomes)
+    statuses = writeback.record(api, seen.plan, objects, done.outcomes, seen.pods, now)
+    problems = writeback.report_failures(api, seen.plan, objects, done.outcomes, now)
+    problems += [o.event_error for o in statuses if o.event_error]
+    shown = _outcomes(seen.plan, done) + [
+        Entry(Action.STATUS, str(o.change.ref), reason=o.change.reason, error=o.error) for o in statuses
+    ]
+    return RunReport(result.cluster, result.check, options.mode, shown, errors=problems)
+
+
+def _wait(api: ClusterApi, options: Options, result: Render, report: RunReport, held: lock.Held | None) -> RunReport:
+    """--wait: look, plan and apply again every poll until every cache is Ready and every service rolled out."""
+    if options.wait is None or report.failed or report.blocked:
         return report
-    report = replace(report, revision=options.revision or "", drift_check=unchanged)
-    if not unchanged or report.pending or report.failed:  # else read-only: the record already says all this
-        run = history.Run(
-            options.revision or "",
-            stamps,
-            _now(),
-            _result(report, drift=unchanged and record.settled),
-            round(time.monotonic() - started, 3),
-            {a: report.count(a) for a in history.COUNTED[:-1]} | {"failed": sum(1 for e in report.entries if e.error)},
-        )
-        try:
-            history.write(cluster, options.lock.namespace, result.cluster, record, run)
-        except ReconcilerError as exc:
-            report = replace(report, errors=[*report.errors, f"revision record not written: {exc}"])
-    return replace(report, requests=_requests(cluster))
+    last = [report]
+
+    def again() -> bool:
+        last[0] = _apply(api, options, result, _look(api, options, result))
+        return not last[0].failed
+
+    def renew() -> None:
+        if held is not None:
+            lock.renew(api, held)
+
+    errors = waiting.wait(api, result.cluster, options.wait, again, renew, options.namespaces)
+    if errors is None:  # a poll failed: its report says why
+        return last[0]
+    return replace(report, errors=[*report.errors, *errors])
+
+
+def _record(
+    api: ClusterApi,
+    options: Options,
+    record: records.Record,
+    stamps: str,
+    report: RunReport,
+    duration: float,
+    unchanged: bool,
+) -> RunReport:
+    """Write this run's line into the revision record; a failed write is a run error, not a lost run."""
+    counts = {a.value: report.count(a) for a in records.RECORDED} | {"failed": report.failures}
+    outcome = _result(report, drift=unchanged and record.settled)
+    run = records.Run(options.revision or "", stamps, _now(), outcome, round(duration, 3), counts)
+    try:
+        records.write(api, options.lock.namespace, report.cluster, record, run)
+    except ReconcilerError as exc:
+        return replace(report, errors=[*report.errors, f"revision record not written: {exc}"])
+    return report
 
 
 def _result(report: RunReport, drift: bool) -> str:
@@ -129,127 +206,26 @@ def _result(report: RunReport, drift: bool) -> str:
     return "drift-healed" if drift else "applied"
 
 
-def _plan(options: Options, result: Render, live: dict[ObjRef, dict[str, Any]]) -> plan.Plan:
-    planned = plan.plan(result.objects, live, options.prune, revision=options.revision)
-    return gating.gate(planned, result.objects, live, retry_failed=options.retry_failed)
-
-
-def _locked(cluster: apply.ClusterApi, options: Options, result: Render, mode: str) -> RunReport:
+def _lock_config(options: Options, cluster: str) -> lock.LockConfig:
     config = options.lock
-    name = config.name or f"nim-reconciler-{result.cluster}"
-    got = lock.acquire(cluster, lock.LockConfig(name, config.namespace, config.identity, config.wait))
-    if isinstance(got, lock.Busy):
-        notice = (
-            f"cluster {result.cluster} is being reconciled by {got.holder} (since {got.since}); nothing "
-            f"done (use --lock-wait to wait for it)"
-        )
-        return RunReport(result.cluster, result.check, mode, notice=notice, requests=_requests(cluster))
-    try:
-        return _waited(cluster, options, result, mode, _reconcile(cluster, options, result, mode), got)
-    finally:
-        lock.release(cluster, got)
+    name = config.name or records.name(cluster)
+    return lock.LockConfig(name, config.namespace, config.identity, config.wait)
 
 
-def _waited(
-    cluster: apply.ClusterApi,
-    options: Options,
-    result: Render,
-    mode: str,
-    report: RunReport,
-    held: lock.Held | None = None,
-) -> RunReport:
-    """--wait: poll until every cache is Ready and every service rolled out (renewing the lock, if held)."""
-    if options.wait is None or report.failed or report.blocked:
-        return report
-
-    def again() -> RunReport:  # one poll of --wait
-        return _reconcile(cluster, options, result, mode)
-
-    def renew() -> None:
-        if held is not None:
-            lock.renew(cluster, held)
-
-    waited = waiting.wait(cluster, result.cluster, options.wait, report, again, renew, options.namespaces)
-    return replace(waited, requests=_requests(cluster))
+def _outcomes(planned: Plan, done: apply.ChangeSet) -> list[Entry]:
+    """The writes made (with their errors), then the plan's changes that needed none."""
+    written = {o.change.ref for o in done.outcomes}
+    errors = {o.change.ref: o.error for o in done.outcomes}
+    return entries([o.change for o in done.outcomes], errors) + entries(
+        [c for c in planned.changes if c.ref not in written]
+    )
 
 
-def _reconcile(
-    cluster: apply.ClusterApi,
-    options: Options,
-    result: Render,
-    mode: str,
-    seen: tuple[dict[ObjRef, dict[str, Any]], plan.Plan] | None = None,
-) -> RunReport:
-    """Observe (unless ``seen`` already did), plan, and apply; then write status back and report failures."""
-    live, planned = seen or _observed(cluster, options, result)
-    if options.mode is Mode.DRY_RUN:
-        return RunReport(result.cluster, result.check, mode, _entries(planned.changes), requests=_requests(cluster))
-    done = apply.execute(planned, cluster, dry_run=options.mode is Mode.SERVER_DRY_RUN)
-    applied = {o.change.ref for o in done.outcomes}
-    entries = _entries([o.change for o in done.outcomes], {o.change.ref: o.error for o in done.outcomes})
-    entries += _entries([c for c in planned.changes if c.ref not in applied])
-    if options.mode is Mode.APPLY:
-        now = _now()
-        objects = lifecycle.current(live, done.outcomes)
-        statuses = lifecycle.record(cluster, planned, objects, done.outcomes, now)
-        problems = lifecycle.report_failures(cluster, planned, objects, done.outcomes, now)
-        entries += [
-            Entry("status", str(o.change.ref), reason=o.change.reason.removeprefix("status "), error=o.error)
-            for o in statuses
-        ]
-        return RunReport(result.cluster, result.check, mode, entries, errors=problems, requests=_requests(cluster))
-    return RunReport(result.cluster, result.check, mode, entries, requests=_requests(cluster))
-
-
-def _observed(
-    cluster: apply.ClusterApi, options: Options, result: Render
-) -> tuple[dict[ObjRef, dict[str, Any]], plan.Plan]:
-    live = apply.observe(cluster, result.cluster, options.namespaces)
-    return live, _plan(options, result, live)
+def entries(changes: Sequence[Change], errors: dict[ObjRef, str] | None = None) -> list[Entry]:
+    """Report entries of plan changes (pure)."""
+    errors = errors or {}
+    return [Entry(c.action, str(c.ref), c.diff, c.reason, errors.get(c.ref, "")) for c in changes]
 
 
 def _now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def status(config: ClusterConfig, cluster_name: str | None) -> list[Row]:
-    """Every NIMCache and NIMService of ours (of one cluster, if named): one LIST per kind, plus Deployments."""
-    from reconciler import kube
-
-    cluster = kube.Cluster(config)
-    try:
-        selector = apply.selector(cluster_name) if cluster_name else "app.kubernetes.io/managed-by=nim-reconciler"
-        caches = cluster.list(BY_KIND["NIMCache"], selector)
-        services = cluster.list(BY_KIND["NIMService"], selector)
-        deployments = {
-            (d["metadata"]["namespace"], d["metadata"]["name"]): d
-            for d in cluster.list(BY_KIND["Deployment"], selector)
-        }
-    finally:
-        cluster.close()
-    now = datetime.datetime.now(datetime.UTC)
-    return [*(views.cache_row(c, now) for c in caches), *(views.service_row(s, deployments, now) for s in services)]
-
-
-def doctor_run(options: Options) -> tuple[Check, list[doctor.Finding]]:
-    """Render, then read what the checks need (Secrets by key name only) and diagnose."""
-    result = render(options)
-    if not result.check.ok or options.kube is None:
-        return result.check, []
-    from reconciler import kube
-
-    cluster = kube.Cluster(options.kube)
-    try:
-        seen = doctor.gather(cluster, result.objects, apply.selector(result.cluster))
-    finally:
-        cluster.close()
-    return result.check, doctor.diagnose(result.objects, seen)
-
-
-def _entries(changes: Sequence[plan.Change], errors: dict[object, str] | None = None) -> list[Entry]:
-    errors = errors or {}
-    return [Entry(c.action.value, str(c.ref), c.diff, c.reason, errors.get(c.ref, "")) for c in changes]
-
-
-def _requests(cluster: object) -> int:
-    return int(getattr(cluster, "requests", 0))

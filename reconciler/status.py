@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.objects import pvc_name
 from reconciler.refs import ObjRef
 
 NOT_READY, PVC_CREATED, STARTED, PENDING, IN_PROGRESS, READY, FAILED = (
@@ -47,11 +48,6 @@ class CacheView:
     pvc: Obj | None
     job: Obj | None
     pods: Sequence[Obj] = ()
-
-
-def pvc_name(cache: Obj) -> str:
-    pvc = ((cache.get("spec") or {}).get("storage") or {}).get("pvc") or {}
-    return str(pvc.get("name") or f"{cache['metadata']['name']}-pvc")
 
 
 def cache_view(cache: Obj, objects: Mapping[ObjRef, Obj], job_name: str, pods: Sequence[Obj] = ()) -> CacheView:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from reconciler import crds
+from reconciler.cluster import crds
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import jsonschema_rs
 import kubernetes_validate
 
-from reconciler.validation import SCHEMA_FILES
+from reconciler.validate.schema import SCHEMA_FILES
 
 VERSION = "1.33.0"
 FILES = {

@@ -7,8 +7,8 @@ from typing import Any
 
 from reconciler import pipeline
 from reconciler.documents import load_text
-from reconciler.rendering import Renderer
-from reconciler.validation import validate
+from reconciler.render.renderer import Renderer
+from reconciler.validate.check import validate
 
 _RENDERER = Renderer()
 

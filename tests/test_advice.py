@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from reconciler.advice import parameters_billions
 from reconciler.documents import load_text
 from reconciler.errors import Severity
-from reconciler.validation import validate
+from reconciler.validate.advice import parameters_billions
+from reconciler.validate.check import validate
 
 from .manifests import NIMCACHE, NIMSERVICE, dump, variant
 

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from reconciler.cli import main
+from reconciler.cli.main import main
 
 from .apiserver import ApiServer, Fault
 from .conftest import REPO, write_kubeconfig
@@ -451,8 +451,8 @@ def test_an_autoscaled_deployment_keeps_the_replicas_its_hpa_chose(api: ApiServe
 
 
 def test_a_request_that_times_out_is_retried(api: ApiServer) -> None:
+    from reconciler.cluster.kube import Cluster
     from reconciler.kinds import BY_KIND
-    from reconciler.kube import Cluster
     from reconciler.options import ClusterConfig
 
     cluster = Cluster(ClusterConfig(kubeconfig=(str(api.kubeconfig),), timeout=0.3, backoff=0.01))

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from reconciler.cli import main
+from reconciler.cli.main import main
 
 from .conftest import REPO, write_kubeconfig
 from .manifests import NIMCACHE, NIMSERVICE, dump, variant

@@ -95,7 +95,7 @@ def test_every_out_of_scope_sample_is_rejected_cleanly() -> None:
 
 @pytest.mark.parametrize("name", [n for n in in_scope() if n not in DEFECTS])
 def test_in_scope_sample_renders_valid_kubernetes_objects(name: str) -> None:
-    from reconciler.rendering import Renderer
+    from reconciler.render.renderer import Renderer
 
     from . import k8s_openapi
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler import crds
+from reconciler.cluster import crds
 
 from .apiserver import ApiServer
 from .conftest import REPO

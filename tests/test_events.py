@@ -11,9 +11,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from reconciler import events
-from reconciler.cli import main
-from reconciler.kube import Cluster
+from reconciler.cli.main import main
+from reconciler.cluster import events
+from reconciler.cluster.kube import Cluster
 from reconciler.options import ClusterConfig
 
 from .apiserver import ApiServer, Fault

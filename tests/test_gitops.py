@@ -10,9 +10,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from reconciler import history
-from reconciler.cli import main
-from reconciler.plan import REVISION
+from reconciler.cli.main import main
+from reconciler.cluster.record import KEEP
+from reconciler.plan.compare import REVISION
 
 from .apiserver import ApiServer
 from .gitrepos import GitRepo, git
@@ -113,7 +113,7 @@ def test_the_history_keeps_the_last_ten_runs(api: ApiServer, remote: GitRepo, tm
         remote.push(f"empty {number}")
         assert run(api, remote.url, tmp_path)[0] == 0
     runs = json.loads(record(api)["history"])
-    assert len(runs) == history.KEEP and runs[0]["revision"] == git(remote.work, "rev-parse", "HEAD")
+    assert len(runs) == KEEP and runs[0]["revision"] == git(remote.work, "rev-parse", "HEAD")
 
 
 def test_an_unreachable_remote_exits_2_and_never_touches_the_cluster(

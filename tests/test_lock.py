@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from reconciler import lock
-from reconciler.cli import main
-from reconciler.kube import Cluster
+from reconciler.cli.main import main
+from reconciler.cluster import lock
+from reconciler.cluster.kube import Cluster
 from reconciler.options import ClusterConfig
 
 from .apiserver import ApiServer

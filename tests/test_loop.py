@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import loop
-from reconciler.loop import LoopOptions
+from reconciler.cli import loop
+from reconciler.cli.loop import LoopOptions
 
 from .apiserver import ApiServer, Fault
 from .conftest import REPO

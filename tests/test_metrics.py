@@ -13,9 +13,12 @@ from typing import ClassVar
 import pytest
 from click.testing import CliRunner
 
-from reconciler import logs, metrics
-from reconciler.cli import main
-from reconciler.report import Check, Entry, RunReport
+from reconciler.cli import metrics
+from reconciler.cli.main import main
+from reconciler.options import Mode
+from reconciler.plan.changes import Action
+from reconciler.report import logs
+from reconciler.report.model import Check, Entry, RunReport
 
 from .apiserver import ApiServer
 from .test_apply import install, repo  # noqa: F401 - the fixture
@@ -109,11 +112,11 @@ def test_json_log_lines_name_revision_cluster_object_and_action() -> None:
     run = RunReport(
         "demo",
         Check(1, 1, 1, []),
-        "apply",
+        Mode.APPLY,
         [
-            Entry("created", "Deployment/ns/a"),
-            Entry("unchanged", "Service/ns/a"),
-            Entry("configured", "Job/ns/j", error="boom"),
+            Entry(Action.CREATED, "Deployment/ns/a"),
+            Entry(Action.UNCHANGED, "Service/ns/a"),
+            Entry(Action.CONFIGURED, "Job/ns/j", error="boom"),
         ],
         revision="abc123",
     )

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from reconciler.documents import Document, load_text
 from reconciler.refs import SourceLocation
-from reconciler.validation import validate
+from reconciler.validate.check import validate
 
 from .manifests import NIMCACHE, NIMSERVICE
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from reconciler.errors import UsageError
-from reconciler.rendering import Renderer
+from reconciler.render.renderer import Renderer
 
 from .conftest import REPO
 from .manifests import HF_SOURCE, NIMCACHE, NIMSERVICE, dump, variant

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.report import objects_yaml
+from reconciler.report.output import objects_yaml
 
 from . import k8s_openapi
 from .conftest import REPO

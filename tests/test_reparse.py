@@ -10,8 +10,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler import reparse
-from reconciler.rendering import Renderer, parse, quote
+from reconciler.render import yaml_subset
+from reconciler.render.renderer import Renderer, parse, quote
 
 from .conftest import REPO
 from .manifests import NIMCACHE, NIMSERVICE, dump, variant
@@ -51,13 +51,13 @@ FALLBACK = [
 
 @pytest.mark.parametrize("text", SUBSET)
 def test_subset_reads_like_pyyaml(text: str) -> None:
-    assert reparse.documents(text) == pyyaml(text)
+    assert yaml_subset.documents(text) == pyyaml(text)
 
 
 @pytest.mark.parametrize("text", FALLBACK)
 def test_anything_else_is_left_to_pyyaml(text: str) -> None:
-    with pytest.raises(reparse.Unsupported):
-        reparse.documents(text)
+    with pytest.raises(yaml_subset.Unsupported):
+        yaml_subset.documents(text)
 
 
 json_values = st.recursive(

@@ -6,7 +6,8 @@ import json
 
 from reconciler.errors import error, warning
 from reconciler.refs import SourceLocation
-from reconciler.report import Check, Format, render_check
+from reconciler.report.model import Check, Format
+from reconciler.report.output import render_check
 
 PROBLEMS = [
     error(SourceLocation("c/a.yaml", 12), "spec.storage.pvc.size", "required when create is true", "pvc-size"),

@@ -11,9 +11,11 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from reconciler.cli import main
-from reconciler.report import Check, Entry, RunReport
-from reconciler.summary import markdown
+from reconciler.cli.main import main
+from reconciler.options import Mode
+from reconciler.plan.changes import Action
+from reconciler.report.markdown import markdown
+from reconciler.report.model import Check, Entry, RunReport
 
 from .gitrepos import GitRepo
 
@@ -142,8 +144,8 @@ def test_the_step_summary_has_a_table_and_collapsible_diffs(repo: GitRepo, tmp_p
 
 
 def test_the_summary_stays_under_its_limit_and_says_what_it_left_out() -> None:
-    entries = [Entry("created", f"Deployment/ns/d{i}", diff="+x\n" * 2000) for i in range(50)]
-    run = RunReport("demo", Check(1, 1, 1, []), "review", entries, revision="a" * 40)
+    entries = [Entry(Action.CREATED, f"Deployment/ns/d{i}", diff="+x\n" * 2000) for i in range(50)]
+    run = RunReport("demo", Check(1, 1, 1, []), Mode.REVIEW, entries, revision="a" * 40)
     text = markdown(run, "main", limit=60_000)
     assert len(text.encode()) <= 60_000 + 200
     assert text.count("<details>") < 50 and "diffs left out" in text

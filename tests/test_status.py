@@ -166,8 +166,8 @@ def test_a_sync_error_fails_the_service_with_the_kind_in_the_reason() -> None:
 
 
 def test_the_wait_table_lists_what_is_not_ready_first(capsys: Any) -> None:
-    from reconciler.cli import LiveTable
-    from reconciler.report import wait_table
+    from reconciler.cli.flags import LiveTable
+    from reconciler.report.output import wait_table
 
     text = wait_table({"NIMCache/a/x": "Ready", "NIMService/a/y": "NotReady"})
     assert text.splitlines()[1].startswith("NIMService/a/y") and text.splitlines()[-1] == "1/2 ready"

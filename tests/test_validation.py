@@ -8,7 +8,7 @@ import pytest
 
 from reconciler.documents import load_text
 from reconciler.errors import Severity
-from reconciler.validation import validate
+from reconciler.validate.check import validate
 
 from .manifests import DELETE, HF_SOURCE, NIMCACHE, NIMSERVICE, dump, variant
 

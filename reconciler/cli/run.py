@@ -1,0 +1,125 @@
+"""One whole run, as the cron job and loop mode do it: source → pipeline → output → metrics (orchestration).
+
+Contract: ``Runner.once()`` takes the repo at its revision (an unreachable remote ends the run with exit 2
+before the cluster is touched, so nothing is ever pruned for it), reconciles, prints the report (text, JSON,
+GitHub or JSON log lines), writes the metrics, and returns the exit code. It never raises ``ReconcilerError``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from reconciler import source
+from reconciler.cli import metrics
+from reconciler.errors import ReconcilerError, UsageError
+from reconciler.options import Mode, Options
+from reconciler.report import logs
+from reconciler.report.model import RunReport
+from reconciler.report.output import counts
+
+EXIT_OK, EXIT_CHANGES, EXIT_ERROR, EXIT_BLOCKED = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """Where the repo comes from: a local path (used as it is) or a git URL with a ref."""
+
+    repo: str
+    ref: str | None = None
+    cache_dir: Path = Path(".cache/nim-reconciler")
+    credentials: source.Credentials = field(default_factory=source.Credentials)
+    timeout: float = 60.0
+
+
+@dataclass(frozen=True)
+class Outputs:
+    fmt: str = "text"  # text, json, github
+    log_json: bool = False
+    metrics_file: Path | None = None
+    pushgateway: str | None = None
+    out: Callable[[str], None] = print
+    err: Callable[[str], None] = print
+
+
+def checkout(spec: SourceSpec) -> source.Checkout:
+    """The repo at its revision: a git URL cloned or fetched, or a local path as it is."""
+    if source.is_url(spec.repo):
+        remote = source.RemoteSpec(spec.repo, spec.ref or "HEAD", spec.timeout)
+        return source.remote(remote, spec.cache_dir, spec.credentials)
+    if spec.ref:
+        raise UsageError("--ref needs a git URL in --repo: a local --repo is used as it is (check it out first)")
+    return source.local(Path(spec.repo))
+
+
+def exit_code(run: RunReport) -> int:
+    """Like kubectl diff: 2 failed, 3 blocked by a guard, 1 changes pending in a dry run, else 0."""
+    if run.failed:
+        return EXIT_ERROR
+    if run.blocked:
+        return EXIT_BLOCKED
+    return EXIT_CHANGES if run.mode is not Mode.APPLY and run.pending else EXIT_OK
+
+
+class Runner:
+    """Runs again and again with the same options (loop mode keeps the metric totals in memory)."""
+
+    def __init__(self, spec: SourceSpec, options: Options, outputs: Outputs) -> None:
+        self.spec, self.options, self.outputs = spec, options, outputs
+        self.totals: metrics.Totals | None = None
+
+    def once(self) -> int:
+        from reconciler import pipeline
+
+        started = time.monotonic()
+        requests: dict[str, int] = {}
+        try:
+            got = checkout(self.spec)
+            requests = got.requests
+            run = pipeline.reconcile(replace(self.options, repo=got.root, revision=got.revision))
+        except ReconcilerError as exc:
+            requests = getattr(exc, "requests", requests)
+            self._error(str(exc), time.monotonic() - started)
+            self._metrics(self.options.cluster or "", "failure", {}, requests, time.monotonic() - started)
+            return EXIT_ERROR
+        duration = time.monotonic() - started
+        self._print(run, duration)
+        code = exit_code(run)
+        result = "skipped" if run.notice else {EXIT_ERROR: "failure", EXIT_BLOCKED: "blocked"}.get(code, "success")
+        self._metrics(run.cluster, result, counts(run) | {"failed": run.failures}, requests, duration)
+        return code
+
+    def _print(self, run: RunReport, duration: float) -> None:
+        from reconciler.report.model import Format
+        from reconciler.report.output import render_run
+
+        if self.outputs.log_json:
+            for text in logs.run_lines(run, duration):
+                self.outputs.out(text)
+        else:
+            self.outputs.out(render_run(run, Format(self.outputs.fmt)).rstrip("\n"))
+
+    def _error(self, message: str, duration: float) -> None:
+        if self.outputs.log_json:
+            self.outputs.out(logs.line("error", message, cluster=self.options.cluster, duration_seconds=duration))
+        else:
+            self.outputs.err(f"error: {message}")
+
+    def _metrics(self, cluster: str, result: str, counts: dict[str, int], git: dict[str, int], duration: float) -> None:
+        if self.outputs.metrics_file is None and self.outputs.pushgateway is None:
+            return
+        totals = self.totals
+        if totals is None and self.outputs.metrics_file is not None and self.outputs.metrics_file.is_file():
+            totals = metrics.read_totals(self.outputs.metrics_file.read_text(), cluster)
+        sample = metrics.Sample(cluster, result, duration, counts, git, time.time())
+        self.totals = metrics.add(totals or metrics.Totals(), sample)
+        text = metrics.exposition(sample, self.totals)
+        try:
+            if self.outputs.metrics_file is not None:
+                metrics.write_file(self.outputs.metrics_file, text)
+            if self.outputs.pushgateway is not None:
+                metrics.push(self.outputs.pushgateway, cluster, text)
+        except ReconcilerError as exc:  # metrics must not turn a good run into a failed one
+            self.outputs.err(f"warning: metrics not written: {exc}")

@@ -1,0 +1,120 @@
+"""Apply: execute a Plan against the cluster in kind order, then prune in reverse (I/O through ``kube``).
+
+Contract: ``execute(plan, cluster)`` applies only what the plan marks created or configured, stage by stage
+(custom resources first, so their children can carry an ownerReference with the new uid), with bounded
+concurrency inside a stage; it goes on past a failed object and reports it. Nothing is pruned when any apply
+failed. Custom resources are deleted with ``propagationPolicy=Orphan``: their children are pruned one by one, so
+the guards (a PVC's own rule, ``nim-reconciler/prune: disabled``) hold even against the garbage collector.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Any
+
+from reconciler.cluster.api import ClusterApi
+from reconciler.errors import ClusterError
+from reconciler.kinds import BY_KIND, CRD, CUSTOM_KINDS, ORDER, Kind
+from reconciler.objects import owners
+from reconciler.plan.changes import Action, Change, Plan
+from reconciler.refs import ObjRef
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one change: its error ('' when it worked) and the object the API server returned."""
+
+    change: Change
+    error: str = ""
+    result: dict[str, Any] | None = None  # the object as the API server returned it
+    event_error: str = ""  # the write worked, but the Event about it could not be recorded
+
+
+@dataclass(frozen=True)
+class ChangeSet:
+    """Every outcome of an ``execute``, in the order the writes were made."""
+
+    outcomes: list[Outcome]
+
+    @property
+    def failed(self) -> bool:
+        """Some write failed."""
+        return any(o.error for o in self.outcomes)
+
+
+def execute(plan: Plan, api: ClusterApi, *, dry_run: bool = False, concurrency: int = 4) -> ChangeSet:
+    """Apply the plan's writes stage by stage, then prune (see the module's contract); never raises per object."""
+    uids = {ref: body["metadata"].get("uid", "") for ref, body in plan.bodies.items() if ref.kind in CUSTOM_KINDS}
+    outcomes: list[Outcome] = []
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        for kind in ORDER:
+            stage = [
+                c
+                for c in plan.changes
+                if c.ref.kind == kind.kind and c.action in (Action.CREATED, Action.CONFIGURED, Action.REPLACED)
+            ]
+            for change in stage:  # a replaced object goes first: Kubernetes does not let us patch it
+                if change.action is Action.REPLACED:
+                    api.delete(kind, change.ref.namespace, change.ref.name, dry_run=dry_run)
+            bodies = [_with_owner_uid(plan.bodies[c.ref], uids) for c in stage]
+            results = list(
+                pool.map(lambda cb, k=kind: _apply_one(api, k, cb[0], cb[1], dry_run), zip(stage, bodies, strict=True))
+            )
+            for change, (outcome, uid) in zip(stage, results, strict=True):
+                outcomes.append(outcome)
+                if uid:
+                    uids[change.ref] = uid
+    prunes = plan.of(Action.PRUNED)
+    if any(o.error for o in outcomes):
+        reason = "prune guard: an apply failed: nothing is pruned on a failed run"
+        return ChangeSet(outcomes + [Outcome(replace(c, action=Action.BLOCKED, reason=reason)) for c in prunes])
+    for change in sorted(prunes, key=lambda c: -[k.kind for k in ORDER].index(c.ref.kind)):
+        outcomes.append(_delete_one(api, change, dry_run))
+    return ChangeSet(outcomes)
+
+
+def _with_owner_uid(body: dict[str, Any], uids: dict[ObjRef, str]) -> dict[str, Any]:
+    refs = body["metadata"].get("ownerReferences")
+    if not refs or refs[0].get("uid"):
+        return body
+    owner = owners(body["metadata"]["namespace"], body)[0]
+    filled = [{**refs[0], "uid": uids.get(owner, "")}]
+    return {**body, "metadata": {**body["metadata"], "ownerReferences": filled}}
+
+
+def _apply_one(api: ClusterApi, kind: Kind, change: Change, body: dict[str, Any], dry_run: bool) -> tuple[Outcome, str]:
+    refs = body["metadata"].get("ownerReferences") or []
+    if refs and not refs[0].get("uid"):
+        return Outcome(change, f"{change.ref}: its {refs[0]['kind']} {refs[0]['name']} could not be applied"), ""
+    try:
+        result = api.apply(kind, body, dry_run=dry_run)
+    except ClusterError as exc:
+        return Outcome(change, str(exc)), ""
+    return Outcome(change, result=result), str(result.get("metadata", {}).get("uid", ""))
+
+
+def _delete_one(api: ClusterApi, change: Change, dry_run: bool) -> Outcome:
+    kind = BY_KIND[change.ref.kind]
+    policy = "Orphan" if change.ref.kind in CUSTOM_KINDS else "Background"
+    try:
+        api.delete(kind, change.ref.namespace, change.ref.name, dry_run=dry_run, propagation=policy)
+    except ClusterError as exc:
+        return Outcome(change, str(exc))
+    return Outcome(change)
+
+
+def install_crds(api: ClusterApi, crds: Sequence[dict[str, Any]], *, dry_run: bool = False) -> list[Outcome]:
+    """Server-side apply each CRD; created or configured by whether it existed."""
+    outcomes = []
+    for crd in crds:
+        ref = ObjRef("CustomResourceDefinition", "", crd["metadata"]["name"])
+        existing = api.get(CRD, "", ref.name)
+        action = Action.CREATED if existing is None else Action.CONFIGURED
+        try:
+            api.apply(CRD, crd, dry_run=dry_run)
+            outcomes.append(Outcome(Change(action, ref)))
+        except ClusterError as exc:
+            outcomes.append(Outcome(Change(action, ref), str(exc)))
+    return outcomes

@@ -1,0 +1,116 @@
+"""The run lock: one ``coordination.k8s.io/v1`` Lease per cluster, held while a run writes (I/O through kube).
+
+Contract: ``acquire`` creates the Lease (POST: only one creator wins) or takes over one that is free or expired
+(PUT with its resourceVersion: only one updater wins); it returns a ``Held`` lock, or ``Busy`` naming the holder
+and since when. ``renew`` moves ``renewTime``; ``release`` frees the Lease for the next run.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.cluster.api import ClusterApi
+from reconciler.errors import Conflict
+from reconciler.kinds import Kind
+
+LEASE = Kind("Lease", "coordination.k8s.io/v1", "leases")
+DURATION = 300  # seconds: a run that dies leaves a lease others may take over after this long
+
+
+@dataclass(frozen=True)
+class LockConfig:
+    name: str
+    namespace: str
+    identity: str
+    wait: float = 0.0  # seconds to wait for a busy lock (--lock-wait)
+
+
+@dataclass(frozen=True)
+class Busy:
+    holder: str
+    since: str
+
+
+@dataclass
+class Held:
+    lease: dict[str, Any]
+
+
+def _micro(now: datetime.datetime) -> str:
+    return now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse(text: str | None) -> datetime.datetime | None:
+    if not text:
+        return None
+    for fmt in ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ"):
+        try:
+            return datetime.datetime.strptime(text, fmt).replace(tzinfo=datetime.UTC)
+        except ValueError:
+            continue
+    return None
+
+
+def _free(spec: dict[str, Any], now: datetime.datetime) -> bool:
+    if not spec.get("holderIdentity"):
+        return True
+    renewed = _parse(spec.get("renewTime")) or _parse(spec.get("acquireTime"))
+    duration = int(spec.get("leaseDurationSeconds") or DURATION)
+    return renewed is None or renewed + datetime.timedelta(seconds=duration) < now
+
+
+def acquire(
+    api: ClusterApi,
+    config: LockConfig,
+    clock: Callable[[], datetime.datetime] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Held | Busy:
+    now_of = clock or (lambda: datetime.datetime.now(datetime.UTC))
+    deadline = time.monotonic() + config.wait
+    while True:
+        outcome = _try(api, config, now_of())
+        if isinstance(outcome, Held) or time.monotonic() >= deadline:
+            return outcome
+        sleep(min(2.0, max(0.0, deadline - time.monotonic())))
+
+
+def _try(api: ClusterApi, config: LockConfig, now: datetime.datetime) -> Held | Busy:
+    spec = {
+        "holderIdentity": config.identity,
+        "leaseDurationSeconds": DURATION,
+        "acquireTime": _micro(now),
+        "renewTime": _micro(now),
+    }
+    current = api.get(LEASE, config.namespace, config.name)
+    try:
+        if current is None:
+            body = {
+                "apiVersion": LEASE.api_version,
+                "kind": "Lease",
+                "metadata": {"name": config.name, "namespace": config.namespace},
+                "spec": spec,
+            }
+            return Held(api.create(LEASE, body))
+        held = current.get("spec") or {}
+        if not _free(held, now):
+            return Busy(str(held.get("holderIdentity")), str(held.get("acquireTime") or held.get("renewTime")))
+        spec["leaseTransitions"] = int(held.get("leaseTransitions") or 0) + 1
+        return Held(api.replace(LEASE, {**current, "spec": spec}))
+    except Conflict:  # someone else created or took it between our read and our write
+        current = api.get(LEASE, config.namespace, config.name) or {}
+        held = current.get("spec") or {}
+        return Busy(str(held.get("holderIdentity", "another run")), str(held.get("acquireTime", "")))
+
+
+def renew(api: ClusterApi, lock: Held) -> None:
+    spec = {**lock.lease["spec"], "renewTime": _micro(datetime.datetime.now(datetime.UTC))}
+    lock.lease = api.replace(LEASE, {**lock.lease, "spec": spec})
+
+
+def release(api: ClusterApi, lock: Held) -> None:
+    spec = {k: v for k, v in lock.lease["spec"].items() if k not in ("holderIdentity", "renewTime")}
+    lock.lease = api.replace(LEASE, {**lock.lease, "spec": spec})

@@ -1,0 +1,90 @@
+"""Observe the cluster: the checks before a run writes anything, and every object of ours (I/O through the API).
+
+Contract: ``preflight`` returns the problems that stop a run before any write (missing or foreign CRDs, missing
+namespaces, namespaces outside ``--namespace``); ``observe`` returns every object of ours by reference, one LIST
+per kind (and namespace), never one GET per object.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reconciler.cluster.api import ClusterApi
+from reconciler.kinds import BY_KIND, CRD, FOREIGN_CRDS, NAMESPACE, ORDER, OUR_CRDS, Kind
+from reconciler.objects import MANAGED, is_ours, selector
+from reconciler.refs import ObjRef
+
+
+def preflight(api: ClusterApi, kinds: set[str], namespaces: set[str], confined: tuple[str, ...] = ()) -> list[str]:
+    """Problems that stop a run before anything is written: missing CRDs or namespaces, CRDs that are not ours.
+
+    ``confined`` (``--namespace``): a team's run with a namespaced Role, which may read neither CRDs nor
+    Namespaces; it asks API discovery (open to every user) instead, and keeps to its namespaces.
+    """
+    if confined:
+        return _confined_preflight(api, kinds, namespaces, confined)
+    problems = []
+    for kind, name in OUR_CRDS.items():
+        crd = api.get(CRD, "", name)
+        if crd is None:
+            problems.append(
+                f"CustomResourceDefinition {name} is not installed: run `reconcile install-crds` "
+                "(or kubectl apply -f deploy/crds/)"
+            )
+        elif not is_ours(crd):
+            problems.append(
+                f"CustomResourceDefinition {name} was not installed by nim-reconciler (NVIDIA's NIM "
+                f"Operator?): the operator and nim-reconciler would fight over every {kind}; "
+                "uninstall the operator first"
+            )
+    for kind in sorted(kinds & FOREIGN_CRDS.keys()):
+        if api.get(CRD, "", FOREIGN_CRDS[kind]) is None:
+            problems.append(
+                f"{kind} objects need the CustomResourceDefinition {FOREIGN_CRDS[kind]}, which is not installed"
+            )
+    existing = {n["metadata"]["name"] for n in api.list(NAMESPACE, "")}
+    problems += [
+        f"namespace {ns} does not exist: create it first (nim-reconciler does not manage namespaces)"
+        for ns in sorted(namespaces - existing)
+    ]
+    return problems
+
+
+def _confined_preflight(api: ClusterApi, kinds: set[str], namespaces: set[str], confined: tuple[str, ...]) -> list[str]:
+    problems = [
+        f"namespace {ns} is outside --namespace {','.join(confined)}: this run may not write there"
+        for ns in sorted(namespaces - set(confined))
+    ]
+    for kind in sorted({*OUR_CRDS, *(kinds & FOREIGN_CRDS.keys())}):
+        group_version = BY_KIND[kind].api_version
+        if BY_KIND[kind].plural not in api.served(group_version):
+            name = OUR_CRDS.get(kind) or FOREIGN_CRDS[kind]
+            problems.append(f"{kind} is not served ({group_version}): a cluster admin must install the CRD {name}")
+    return problems
+
+
+def observe(api: ClusterApi, cluster: str, namespaces: tuple[str, ...] = ()) -> dict[ObjRef, dict[str, Any]]:
+    """Every object of ours in the cluster (or in ``namespaces``): one LIST per kind (and namespace), by label."""
+    live: dict[ObjRef, dict[str, Any]] = {}
+    for kind, namespace in ((k, n) for k in ORDER for n in namespaces or ("",)):
+        for obj in api.list(kind, selector(cluster), namespace):
+            meta = obj["metadata"]
+            live[ObjRef(kind.kind, meta.get("namespace", ""), meta["name"])] = obj
+    return live
+
+
+PODS = Kind("Pod", "v1", "pods")
+
+
+def caching_pods(api: ClusterApi, live: dict[ObjRef, dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """The pods of our running caching Jobs by (namespace, nimcache); nothing is read when no Job is running."""
+    namespaces = sorted(
+        {ref.namespace for ref, obj in live.items() if ref.kind == "Job" and (obj.get("status") or {}).get("active")}
+    )
+    out: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    # One LIST per namespace with a running Job, not one across the cluster: fewer pods to read, and a team's
+    # namespaced Role allows it.
+    for pod in (p for ns in namespaces for p in api.list(PODS, f"{MANAGED},nimcache", ns)):
+        meta = pod["metadata"]
+        out.setdefault((meta.get("namespace", ""), meta["labels"]["nimcache"]), []).append(pod)
+    return out

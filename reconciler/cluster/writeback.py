@@ -1,0 +1,157 @@
+"""Status write-back: compute each custom resource's status from its children and write it if it changed (I/O).
+
+Contract: ``record(api, plan, objects, outcomes, now)`` looks at the objects as they are after the apply
+(``current``: the responses of this run's writes over what was observed), reads the caching Jobs' pods only when
+a Job is active (one LIST), and writes ``status`` through the status subresource only for resources whose status
+changed, so a no-op run writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from reconciler import status
+from reconciler.cluster import events
+from reconciler.cluster.api import ClusterApi
+from reconciler.cluster.apply import Outcome
+from reconciler.errors import ClusterError
+from reconciler.kinds import BY_KIND
+from reconciler.objects import cache_name, owner_of
+from reconciler.plan.changes import Action, Change, Plan
+from reconciler.plan.gate import Pods
+from reconciler.refs import ObjRef
+
+
+def report_failures(
+    api: ClusterApi, plan: Plan, objects: Mapping[ObjRef, dict[str, Any]], outcomes: Sequence[Outcome], now: str
+) -> list[str]:
+    """ReconcileFailed and PruneBlocked events on the custom resource each failed or blocked object belongs to.
+
+    ``outcomes`` are this run's writes; the plan's own blocked changes (guards that fired) count too.
+    """
+    problems = []
+    done = {o.change.ref for o in outcomes}
+    for outcome in [*outcomes, *(Outcome(c) for c in plan.changes if c.ref not in done)]:
+        failed = bool(outcome.error)
+        blocked = outcome.change.action is Action.BLOCKED and "prune guard" in outcome.change.reason
+        owner = _owner(outcome.change.ref, plan, objects)
+        if (failed or blocked) and owner is not None and owner in objects:
+            reason = "ReconcileFailed" if failed else "PruneBlocked"
+            message = outcome.error if failed else f"{outcome.change.ref}: {outcome.change.reason}"
+            try:
+                events.emit(api, objects[owner], "Warning", reason, message, now)
+            except ClusterError as exc:
+                problems.append(f"cannot record an event: {exc}")
+    return problems
+
+
+def _owner(ref: ObjRef, plan: Plan, objects: Mapping[ObjRef, dict[str, Any]]) -> ObjRef | None:
+    return owner_of(ref, plan.bodies.get(ref) or objects.get(ref))
+
+
+def current(live: Mapping[ObjRef, dict[str, Any]], outcomes: Sequence[Outcome]) -> dict[ObjRef, dict[str, Any]]:
+    """The objects after this run: what was observed, updated by the write responses, without the pruned."""
+    objects = dict(live)
+    for outcome in outcomes:
+        if outcome.error:
+            continue
+        if outcome.change.action is Action.PRUNED:
+            objects.pop(outcome.change.ref, None)
+        elif outcome.result is not None:
+            objects[outcome.change.ref] = outcome.result
+    return objects
+
+
+def record(
+    api: ClusterApi,
+    plan: Plan,
+    objects: Mapping[ObjRef, dict[str, Any]],
+    outcomes: Sequence[Outcome],
+    pods: Pods,
+    now: str,
+) -> list[Outcome]:
+    """Write each custom resource's status where it changed; return those writes.
+
+    ``objects``: the objects after this run (``current``); ``outcomes``: this run's writes; ``pods``: the
+    caching Jobs' pods as observed. A NIMCache none of whose objects this run wrote keeps the status the health
+    gate computed (``plan.cache_status``); the others are computed from the objects as the writes left them.
+    """
+    # a blocked resource keeps the status it has: its children are as they were, not as git says
+    held = {c.ref for c in plan.changes if c.action is Action.BLOCKED}
+    caches = [r for r in plan.bodies if r.kind == "NIMCache" and r in objects and r not in held]
+    services = [r for r in plan.bodies if r.kind == "NIMService" and r in objects and r not in held]
+    written: list[Outcome] = []
+    states: dict[tuple[str, str], str] = {}
+    errors = {_owner(o.change.ref, plan, objects): o for o in outcomes if o.error}
+    touched = {_owner(o.change.ref, plan, objects) for o in outcomes}
+    for ref in caches:
+        new = plan.cache_status.get(ref) if ref not in touched else None
+        if new is None:
+            job = _child(plan, ref, "Job")
+            view = status.cache_view(
+                objects[ref], objects, job.name if job else "", pods.get((ref.namespace, ref.name), ())
+            )
+            failure = errors.get(ref)
+            new = status.nimcache(view, objects[ref].get("status") or {}, now, failure.error if failure else "")
+        states[(ref.namespace, ref.name)] = new["state"]
+        written += _write(api, objects[ref], new, now)
+    for ref in services:
+        body = objects[ref]
+        cache = cache_name(body)
+        cache_state = states.get((ref.namespace, cache)) if cache else None
+        if cache and cache_state is None:
+            cache_obj = objects.get(ObjRef("NIMCache", ref.namespace, cache))
+            cache_state = (cache_obj or {}).get("status", {}).get("state") if cache_obj else None
+        port = ((body.get("spec") or {}).get("expose") or {}).get("service", {}).get("port", 8000)
+        service_view = status.ServiceView(
+            body,
+            cache,
+            cache_state,
+            objects.get(ObjRef("Deployment", ref.namespace, ref.name)),
+            objects.get(ObjRef("Service", ref.namespace, ref.name)),
+            port,
+        )
+        failure = errors.get(ref)
+        error = (failure.change.ref.kind, failure.error) if failure else None
+        written += _write(api, body, status.nimservice(service_view, body.get("status") or {}, now, error), now)
+    return written
+
+
+def _child(plan: Plan, owner: ObjRef, kind: str) -> ObjRef | None:
+    for ref, body in plan.bodies.items():
+        if ref.kind == kind and owner_of(ref, body) == owner:
+            return ref
+    return None
+
+
+_WARNING = {("NIMCache", status.FAILED): "JobFailed", ("NIMService", status.FAILED): "Failed"}
+
+
+def _write(api: ClusterApi, obj: dict[str, Any], new: dict[str, Any], now: str) -> list[Outcome]:
+    if obj.get("status") == new:
+        return []
+    old_state = (obj.get("status") or {}).get("state")
+    meta = obj["metadata"]
+    ref = ObjRef(obj["kind"], meta.get("namespace", ""), meta["name"])
+    body = {
+        "apiVersion": obj["apiVersion"],
+        "kind": obj["kind"],
+        "metadata": {"name": meta["name"], "namespace": meta.get("namespace")},
+        "status": new,
+    }
+    change = Change(Action.STATUS, ref, reason=new["state"])
+    try:
+        api.apply(BY_KIND[obj["kind"]], body, status=True)
+    except ClusterError as exc:
+        return [Outcome(change, str(exc))]
+    if new["state"] != old_state:
+        warning = _WARNING.get((obj["kind"], new["state"]))
+        message = next((c["message"] for c in reversed(new["conditions"]) if c.get("message")), "")
+        text = f"{obj['kind']} {meta['name']} is {new['state']}" + (f": {message}" if message else "")
+        # The status is written: an Event that cannot be recorded is a run error, not a failed status write.
+        try:
+            events.emit(api, obj, "Warning" if warning else "Normal", warning or new["state"], text, now)
+        except ClusterError as exc:
+            return [Outcome(change, event_error=f"cannot record an event: {exc}")]
+    return [Outcome(change)]

@@ -1,0 +1,98 @@
+"""What every stage knows of the objects nim-reconciler manages (pure values and lookups).
+
+One place for each domain fact: the labels that mark an object as ours, the selector that finds them, the
+controller ownerReference to a custom resource and how to read it back, and which NIMCache a NIMService uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.kinds import API_VERSION, CUSTOM_KINDS, RANK
+from reconciler.refs import ObjRef, SourceLocation
+
+MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGER = "nim-reconciler"
+CLUSTER_LABEL = "nim-reconciler/cluster"
+SOURCE_ANNOTATION = "nim-reconciler/source"  # the manifest (path relative to the repo) an object came from
+MANAGED = f"{MANAGED_BY}={MANAGER}"  # the selector of everything nim-reconciler manages, in any cluster
+
+
+@dataclass(frozen=True)
+class DesiredObject:
+    """One object we want in the cluster, with the custom resource that owns it and where it came from."""
+
+    body: dict[str, Any]
+    owner: ObjRef | None
+    source: SourceLocation
+
+    @property
+    def ref(self) -> ObjRef:
+        meta = self.body["metadata"]
+        return ObjRef(self.body["kind"], meta.get("namespace", ""), meta["name"])
+
+    def sort_key(self) -> tuple[int, str, str]:
+        """Apply order: kind order, then namespace and name."""
+        ref = self.ref
+        return (RANK[ref.kind], ref.namespace, ref.name)
+
+
+def labels(cluster: str) -> dict[str, str]:
+    """The labels that mark an object as ours for ``cluster`` (what observe and prune select on)."""
+    return {MANAGED_BY: MANAGER, CLUSTER_LABEL: cluster}
+
+
+def selector(cluster: str | None = None) -> str:
+    """The label selector of our objects: of one cluster, or (``None``) of every cluster."""
+    return f"{MANAGED},{CLUSTER_LABEL}={cluster}" if cluster else MANAGED
+
+
+def is_ours(obj: Mapping[str, Any]) -> bool:
+    """The object carries our managed-by label (whatever its cluster)."""
+    return ((obj.get("metadata") or {}).get("labels") or {}).get(MANAGED_BY) == MANAGER
+
+
+def controller_reference(owner: ObjRef, uid: str) -> dict[str, Any]:
+    """The controller ownerReference of a child to its custom resource (``uid`` may be '' until it exists)."""
+    return {
+        "apiVersion": API_VERSION,
+        "kind": owner.kind,
+        "name": owner.name,
+        "uid": uid,
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def owner_of(ref: ObjRef, body: Mapping[str, Any] | None) -> ObjRef | None:
+    """The custom resource that owns ``ref``: itself for a custom resource, else its first ownerReference."""
+    if ref.kind in CUSTOM_KINDS:
+        return ref
+    found = owners(ref.namespace, body)
+    return found[0] if found else None
+
+
+def owners(namespace: str, body: Mapping[str, Any] | None) -> list[ObjRef]:
+    """Every owner named in ``body``'s ownerReferences (owners live in the object's namespace)."""
+    refs = ((body or {}).get("metadata") or {}).get("ownerReferences") or []
+    return [ObjRef(r["kind"], namespace, r["name"]) for r in refs if isinstance(r, dict) and "name" in r]
+
+
+def cache_name(service_body: Mapping[str, Any]) -> str | None:
+    """The NIMCache a NIMService uses (``spec.storage.nimCache.name``), or None."""
+    name = (((service_body.get("spec") or {}).get("storage") or {}).get("nimCache") or {}).get("name")
+    return name if isinstance(name, str) and name else None
+
+
+def cache_of(service: ObjRef, service_body: Mapping[str, Any]) -> ObjRef | None:
+    """The NIMCache a NIMService uses, as a reference in the service's namespace, or None."""
+    name = cache_name(service_body)
+    return ObjRef("NIMCache", service.namespace, name) if name else None
+
+
+def pvc_name(cache_body: Mapping[str, Any]) -> str:
+    """The PVC a NIMCache caches into: ``storage.pvc.name``, default ``<name>-pvc`` (the operator's GetPVCName)."""
+    pvc = ((cache_body.get("spec") or {}).get("storage") or {}).get("pvc") or {}
+    return str(pvc.get("name") or f"{cache_body['metadata']['name']}-pvc")

@@ -1,0 +1,223 @@
+"""The plan: desired objects against the live ones → create, configure, leave, prune or block (pure).
+
+"Unchanged" means: the live object carries the hash of exactly this desired object (so nothing was added to
+or removed from git), and every field we set is equal in the live object (so nobody edited it by hand).
+Server defaults, status, managedFields, resourceVersion, uid … are not ours and are ignored; quantities are
+compared by value (``4000m`` = ``4``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import yaml
+
+from reconciler import quantity
+from reconciler.kinds import CUSTOM_KINDS, RANK
+from reconciler.objects import DesiredObject, controller_reference, owner_of
+from reconciler.options import PruneOptions
+from reconciler.plan.changes import Action, Change, Plan
+from reconciler.plan.prune import prune_changes
+from reconciler.refs import ObjRef
+
+APPLIED = "nim-reconciler/applied"
+REVISION = "nim-reconciler/revision"  # the git revision that last wrote the object (not part of its hash)
+MODEL_PULLER_MESSAGE = (
+    "modelPuller is an immutable field. Please create a new NIMCache resource instead when you want to change "
+    "this container."
+)
+
+
+def offline(desired: Sequence[DesiredObject]) -> Plan:
+    """An offline dry run (no cluster to compare with): every desired object is to be created."""
+    return Plan([Change(Action.CREATED, d.ref) for d in desired], live_known=False)
+
+
+def stamped(body: dict[str, Any]) -> dict[str, Any]:
+    """The body with the ``nim-reconciler/applied`` hash of itself.
+
+    The hash leaves out that annotation and the ownerReferences: those come from the cluster (the owner's uid),
+    not from git, and are compared field by field instead.
+    """
+    meta = body["metadata"]
+    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k != APPLIED}
+    plain_meta = {k: v for k, v in meta.items() if k != "ownerReferences"}
+    plain = {**body, "metadata": {**plain_meta, "annotations": annotations}}
+    digest = hashlib.sha256(json.dumps(plain, sort_keys=True).encode()).hexdigest()[:20]
+    return {**body, "metadata": {**meta, "annotations": {**annotations, APPLIED: digest}}}
+
+
+def owned(body: dict[str, Any], owner: ObjRef | None, uids: Mapping[ObjRef, str]) -> dict[str, Any]:
+    """The body with a controller ownerReference to its custom resource (uid from the cluster, if known)."""
+    if owner is None:
+        return body
+    reference = controller_reference(owner, uids.get(owner, ""))
+    return {**body, "metadata": {**body["metadata"], "ownerReferences": [reference]}}
+
+
+def plan(
+    desired: Sequence[DesiredObject],
+    live: Mapping[ObjRef, dict[str, Any]],
+    prune: PruneOptions,
+    *,
+    failed: bool = False,
+    revision: str | None = None,
+) -> Plan:
+    """Compare, then decide what to prune. ``failed``: an earlier stage failed, so nothing may be pruned.
+
+    ``revision`` is annotated on every object written, but left out of the comparison: a commit that changes
+    one manifest rewrites that manifest's objects, not all of them.
+    """
+    uids = {ref: obj["metadata"].get("uid", "") for ref, obj in live.items() if ref.kind in CUSTOM_KINDS}
+    changes: list[Change] = []
+    bodies: dict[ObjRef, dict[str, Any]] = {}
+    scaled = {
+        ObjRef("Deployment", d.ref.namespace, d.ref.name) for d in desired if d.ref.kind == "HorizontalPodAutoscaler"
+    }
+    for item in desired:
+        body = stamped(owned(item.body, item.owner, uids))
+        if item.ref in scaled and item.ref in live:
+            body = _keep_replicas(body, live[item.ref])
+        changes.append(compare(item.ref, body, live.get(item.ref)))
+        bodies[item.ref] = _with_revision(body, revision) if revision else body
+    wanted = {d.ref for d in desired}
+    leftover = sorted((ref for ref in live if ref not in wanted), key=lambda r: (-RANK.get(r.kind, 99), r))
+    changes += prune_changes(leftover, live, desired, prune, failed)
+    return Plan(hold(changes, desired, live), live_known=True, bodies=bodies)
+
+
+def hold(
+    changes: list[Change], desired: Sequence[DesiredObject], live: Mapping[ObjRef, dict[str, Any]]
+) -> list[Change]:
+    """A blocked object holds its whole custom resource: the resource, its other children, and its leftovers.
+
+    Applying the rest would record a spec the cluster cannot have (a PVC that did not shrink), or start a new
+    caching Job for a modelPuller that must not change.
+    """
+    owner_by = {d.ref: d.owner for d in desired}
+    blocked = {c.ref for c in changes if c.action is Action.BLOCKED and c.ref.kind in CUSTOM_KINDS}
+    blocked |= {o for c in changes if c.action is Action.BLOCKED and (o := owner_by.get(c.ref)) is not None}
+    if not blocked:
+        return changes
+    out = []
+    for change in changes:
+        owner = owner_by.get(change.ref) or owner_of(change.ref, live.get(change.ref))
+        held = change.ref if change.ref in blocked else owner if owner in blocked else None
+        if held is not None and change.action in (Action.CREATED, Action.CONFIGURED):
+            change = Change(Action.BLOCKED, change.ref, reason=f"held: {held} has a change Kubernetes forbids")
+        elif held is not None and change.action is Action.PRUNED:
+            change = Change(Action.SKIPPED, change.ref, reason=f"kept while {held} is blocked")
+        out.append(change)
+    return out
+
+
+def _with_revision(body: dict[str, Any], revision: str) -> dict[str, Any]:
+    meta = body["metadata"]
+    return {**body, "metadata": {**meta, "annotations": {**meta["annotations"], REVISION: revision}}}
+
+
+def _keep_replicas(body: dict[str, Any], live: dict[str, Any]) -> dict[str, Any]:
+    """With an HPA, the live replica count is the HPA's decision: keep it, as the operator does (never fight it).
+
+    The applied hash still describes what git renders, so a scaling HPA does not make the Deployment "configured".
+    """
+    replicas = (live.get("spec") or {}).get("replicas")
+    if replicas is None:
+        return body
+    return {**body, "spec": {**body["spec"], "replicas": replicas}}
+
+
+def compare(ref: ObjRef, body: dict[str, Any], live: dict[str, Any] | None) -> Change:
+    if live is None:
+        return Change(Action.CREATED, ref, diff=_diff({}, body))
+    blocked = forbidden(ref, body, live)
+    if blocked:
+        return Change(Action.BLOCKED, ref, reason=blocked)
+    same_source = (live["metadata"].get("annotations") or {}).get(APPLIED) == body["metadata"]["annotations"][APPLIED]
+    if same_source and subset(body, live):
+        return Change(Action.UNCHANGED, ref)
+    return Change(Action.CONFIGURED, ref, diff=_diff(project(live, body), body))
+
+
+def forbidden(ref: ObjRef, body: dict[str, Any], live: dict[str, Any]) -> str:
+    """Why Kubernetes (or the operator's rules) would refuse this change, or ''."""
+    if ref.kind == "PersistentVolumeClaim":
+        return _pvc_change(body["spec"], live.get("spec") or {})
+    if ref.kind == "NIMCache":
+        for source in ("ngc", "hf", "dataStore"):
+            new = (body["spec"].get("source") or {}).get(source, {}).get("modelPuller")
+            old = ((live.get("spec") or {}).get("source") or {}).get(source, {}).get("modelPuller")
+            if new and old and new != old:
+                return f"spec.source.{source}.modelPuller: {MODEL_PULLER_MESSAGE} ({old} → {new})"
+    return ""
+
+
+def _pvc_change(new: dict[str, Any], old: dict[str, Any]) -> str:
+    wanted = quantity.try_parse(new.get("resources", {}).get("requests", {}).get("storage"))
+    current = quantity.try_parse(old.get("resources", {}).get("requests", {}).get("storage"))
+    if wanted is not None and current is not None and wanted < current:
+        return "spec.resources.requests.storage: a PVC cannot shrink (a model cache is never recreated)"
+    # Any class on a PVC that exists is final: one left out at creation was set by the default-class admission
+    # plugin (or stays unset), and Kubernetes refuses to change either afterwards.
+    if new.get("storageClassName") and old.get("storageClassName") != new.get("storageClassName"):
+        return f"spec.storageClassName: a PVC's class cannot change ({old.get('storageClassName') or 'none'})"
+    if old.get("accessModes") and new.get("accessModes") != old.get("accessModes"):
+        return f"spec.accessModes: a PVC's access mode cannot change ({', '.join(old['accessModes'])})"
+    return ""
+
+
+_LIST_KEYS = {
+    "containers": "name",
+    "initContainers": "name",
+    "env": "name",
+    "volumes": "name",
+    "volumeMounts": "mountPath",
+    "imagePullSecrets": "name",
+    "ownerReferences": "uid",
+}
+
+
+def subset(want: Any, have: Any, parent: str = "") -> bool:
+    """Every field of ``want`` is in ``have`` with an equal value (quantities by value, keyed lists by key)."""
+    if isinstance(want, dict):
+        return isinstance(have, dict) and all(k in have and subset(v, have[k], k) for k, v in want.items())
+    if isinstance(want, list):
+        if not isinstance(have, list):
+            return False
+        key = _LIST_KEYS.get(parent)
+        if key and all(isinstance(w, dict) for w in want):
+            index = {h.get(key): h for h in have if isinstance(h, dict)}
+            return all(w.get(key) in index and subset(w, index[w.get(key)]) for w in want)
+        return len(want) == len(have) and all(subset(w, h, parent) for w, h in zip(want, have, strict=True))
+    if want == have:
+        return True
+    a, b = quantity.try_parse(want), quantity.try_parse(have)
+    return a is not None and a == b and not isinstance(want, bool)
+
+
+def project(live: Any, shape: Any) -> Any:
+    """The part of ``live`` that ``shape`` sets (to show a diff of our fields only)."""
+    if isinstance(shape, dict) and isinstance(live, dict):
+        return {k: project(live[k], v) for k, v in shape.items() if k in live}
+    return live
+
+
+def _diff(old: Any, new: Any) -> str:
+    """A unified diff of our fields, without the hash annotation (it changes with every change: noise)."""
+    old, new = _unstamped(old), _unstamped(new)
+    before = yaml.safe_dump(old, sort_keys=False, width=120).splitlines(keepends=True) if old else []
+    after = yaml.safe_dump(new, sort_keys=False, width=120).splitlines(keepends=True)
+    return "".join(difflib.unified_diff(before, after, "live", "desired"))
+
+
+def _unstamped(body: Any) -> Any:
+    annotations = (body.get("metadata") or {}).get("annotations") if isinstance(body, dict) else None
+    if not isinstance(annotations, dict) or APPLIED not in annotations:
+        return body
+    rest = {k: v for k, v in annotations.items() if k != APPLIED}
+    meta = {k: v for k, v in body["metadata"].items() if k != "annotations"} | ({"annotations": rest} if rest else {})
+    return {**body, "metadata": meta}

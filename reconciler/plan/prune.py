@@ -1,0 +1,76 @@
+"""Prune: what happens to our objects that left git, each guard a rule of its own (pure).
+
+Contract: ``prune_changes(leftover, live, desired, options, failed)`` returns one ``Change`` per leftover object:
+PRUNED, or SKIPPED / BLOCKED with the guard that kept it named in the reason. Guards, in order:
+``--no-prune``; the ``nim-reconciler/prune: disabled`` annotation; a failed run; an empty render without
+``--allow-empty``; more candidates than ``--max-prune``; a PVC whose NIMCache is still in git; a running Job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from reconciler.kinds import CUSTOM_KINDS
+from reconciler.objects import DesiredObject, owners
+from reconciler.options import PruneOptions
+from reconciler.plan.changes import Action, Change
+from reconciler.refs import ObjRef
+
+PRUNE = "nim-reconciler/prune"  # "disabled" keeps an object whatever git says
+
+PRUNE = "nim-reconciler/prune"
+
+
+def prune_changes(
+    leftover: Sequence[ObjRef],
+    live: Mapping[ObjRef, dict[str, Any]],
+    desired: Sequence[DesiredObject],
+    options: PruneOptions,
+    failed: bool,
+) -> list[Change]:
+    """What to do with our objects that left git (``failed``: an earlier stage failed). Each guard names itself."""
+    if not leftover:
+        return []
+    if not options.enabled:
+        return [Change(Action.SKIPPED, r, reason="prune is off (--no-prune)") for r in leftover]
+    keep = [Change(Action.SKIPPED, r, reason=f"annotated {PRUNE}: disabled") for r in leftover if _protected(live[r])]
+    kept = {c.ref for c in keep}
+    candidates = [r for r in leftover if r not in kept]
+    guard = ""
+    if failed:
+        guard = "an earlier stage failed (validation, rendering or apply): nothing is pruned on a failed run"
+    elif not desired and not options.allow_empty:
+        guard = "the repo renders nothing: pruning everything needs --allow-empty"
+    elif len(candidates) > options.max_prune:
+        guard = f"{len(candidates)} objects would be pruned, more than --max-prune {options.max_prune}"
+    if guard:
+        return keep + [Change(Action.BLOCKED, r, reason=f"prune guard: {guard}") for r in candidates]
+    gone_owners = {r for r in candidates if r.kind in CUSTOM_KINDS}
+    out = list(keep)
+    for ref in candidates:
+        reason = _keep_reason(ref, live[ref], gone_owners)
+        out.append(
+            Change(Action.BLOCKED if reason.startswith("prune guard") else Action.SKIPPED, ref, reason=reason)
+            if reason
+            else Change(Action.PRUNED, ref)
+        )
+    return out
+
+
+def _protected(obj: dict[str, Any]) -> bool:
+    return (obj["metadata"].get("annotations") or {}).get(PRUNE) == "disabled"
+
+
+def _keep_reason(ref: ObjRef, obj: dict[str, Any], gone_owners: set[ObjRef]) -> str:
+    if ref.kind == "PersistentVolumeClaim":
+        named = owners(ref.namespace, obj)
+        if not named or not any(o in gone_owners for o in named):
+            names = ", ".join(str(o) for o in named) or "no owner"
+            return (
+                f"prune guard: a PVC (model cache) is deleted only when its NIMCache leaves git ({names} still "
+                "wanted); a changed render never deletes one"
+            )
+    if ref.kind == "Job" and (obj.get("status") or {}).get("active"):
+        return "still running: pruned once it has finished"
+    return ""

@@ -1,0 +1,1 @@
+"""The render stage (pure): Kubernetes objects of every validated NIMCache / NIMService from Jinja templates."""

@@ -1,0 +1,206 @@
+"""Render contexts for a NIMCache's PVC and caching Job, as NVIDIA's operator builds them (pure).
+
+Departures from the operator, each on purpose:
+- no manifest probe pod: explicit ``profiles`` (or a ``nvidia.com/selected-profiles`` annotation) are passed to
+  ``download-to-cache``; selectors alone give no profile arguments (NIM picks for the GPU it runs on) and a warning;
+- no ``nim-cache-sa`` ServiceAccount / SCC Role (OpenShift only): the Job runs as the namespace's default account;
+- ``tolerationSeconds`` is kept; ``resources`` are rendered only when given (the operator writes ``0``);
+- no ``imagePullSecrets`` entry with an empty name.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.documents import NimResource, get
+from reconciler.errors import Problem, error, warning
+from reconciler.objects import MANAGED_BY, MANAGER, SOURCE_ANNOTATION, labels
+from reconciler.objects import pvc_name as cache_pvc_name
+from reconciler.refs import field_path
+from reconciler.render.common import (
+    CA_INIT_MOUNTS,
+    CA_MOUNT,
+    DEFAULT_GID,
+    DEFAULT_UID,
+    MODEL_STORE,
+    Env,
+    Site,
+    ca_init,
+    ca_volumes,
+    cert_config_map,
+    env_list,
+    init_container,
+    merge_env,
+    proxy_env,
+    pull_secrets,
+    pvc_context,
+)
+
+DEFAULT_NODE_SELECTOR = {"feature.node.kubernetes.io/pci-10de.present": "true"}
+SELECTED_PROFILES = "nvidia.com/selected-profiles"
+CACHE_VOLUME = "nim-cache-volume"
+
+
+@dataclass(frozen=True)
+class CacheContext:
+    """Everything the NIMCache templates need; ``problems`` are render-time findings."""
+
+    pvc: dict[str, Any] | None
+    job: dict[str, Any]
+    problems: list[Problem] = field(default_factory=list)
+
+
+def source_kind(cache: NimResource) -> str:
+    """``ngc`` (optimized), ``ngc-universal``, ``hf`` or ``dataStore``."""
+    source = get(cache.spec, "source") or {}
+    if "ngc" in source:
+        return "ngc-universal" if get(source, "ngc", "modelEndpoint") else "ngc"
+    return "hf" if "hf" in source else "dataStore"
+
+
+def standard_labels(cache: NimResource, site: Site) -> dict[str, str]:
+    """The operator's labels of a NIMCache's children, and ours."""
+    return {
+        "app": "k8s-nim-operator",
+        "app.kubernetes.io/name": cache.name,
+        "app.kubernetes.io/instance": cache.name,
+        "app.kubernetes.io/part-of": "nim-cache",
+        **labels(site.cluster),
+    }
+
+
+def pvc_name(cache: NimResource) -> str:
+    """``storage.pvc.name``, default ``{name}-pvc`` (the operator's GetPVCName)."""
+    return cache_pvc_name(cache.body)
+
+
+def build(cache: NimResource, site: Site) -> CacheContext:
+    """The contexts of the PVC (None unless ``create: true``) and the caching Job, and render-time problems."""
+    problems: list[Problem] = []
+    own = standard_labels(cache, site)
+    pvc = get(cache.spec, "storage", "pvc") or {}
+    pvc_ctx = None
+    if pvc.get("create") is True:
+        pvc_ctx = pvc_context(pvc_name(cache), cache.namespace, pvc, own, site.source)
+    return CacheContext(pvc_ctx, _job(cache, site, own, problems), problems)
+
+
+def _job(cache: NimResource, site: Site, own: dict[str, str], problems: list[Problem]) -> dict[str, Any]:
+    spec = cache.spec
+    kind = source_kind(cache)
+    source = get(spec, "source", "ngc" if kind.startswith("ngc") else kind) or {}
+    uid, gid = spec.get("userID", DEFAULT_UID), spec.get("groupID", DEFAULT_GID)
+    command, args, operator_env = _command(cache, kind, source, problems)
+    mounts = [
+        {"name": CACHE_VOLUME, "mountPath": MODEL_STORE, **_sub_path(cache)},
+        {"name": "scratch", "mountPath": "/scratch"},
+    ]
+    env = merge_env(operator_env, env_list(spec.get("env")))
+    inits = [_user_init(ic, env, mounts) for ic in spec.get("initContainers") or []]
+    volumes: list[dict[str, Any]] = [
+        {"name": CACHE_VOLUME, "persistentVolumeClaim": {"claimName": pvc_name(cache)}},
+        {"name": "scratch", "emptyDir": {}},
+    ]
+    if spec.get("proxy"):
+        env = merge_env(env, proxy_env(spec["proxy"]))
+    ca = cert_config_map(cache)
+    if ca:
+        inits.insert(0, ca_init(source["modelPuller"], None, [*CA_INIT_MOUNTS, *mounts]))
+        volumes += ca_volumes(ca)
+        mounts = [*mounts, CA_MOUNT]
+    resources = {k: spec["resources"][k] for k in ("cpu", "memory") if k in (spec.get("resources") or {})}
+    return {
+        "namespace": cache.namespace,
+        "labels": own,
+        "pod_labels": {
+            "app": "k8s-nim-operator",
+            "app.kubernetes.io/name": cache.name,
+            MANAGED_BY: MANAGER,
+            "nimcache": cache.name,
+        },
+        "annotations": {SOURCE_ANNOTATION: site.source},
+        "uid": uid,
+        "gid": gid,
+        "node_selector": spec.get("nodeSelector") or DEFAULT_NODE_SELECTOR,
+        "tolerations": spec.get("tolerations") or [],
+        "runtime_class": spec.get("runtimeClassName"),
+        "pull_secrets": pull_secrets([source.get("pullSecret")]),
+        "image": source["modelPuller"],
+        "auth_secret": source["authSecret"],
+        "command": command,
+        "args": args,
+        "env": env,
+        "resources": resources,
+        "termination_message": kind.startswith("ngc"),
+        "volume_mounts": mounts,
+        "volumes": volumes,
+        "init_containers": inits,
+    }
+
+
+def _sub_path(cache: NimResource) -> dict[str, str]:
+    sub = get(cache.spec, "storage", "pvc", "subPath")
+    return {"subPath": sub} if isinstance(sub, str) and sub else {}
+
+
+def _command(
+    cache: NimResource, kind: str, source: dict[str, Any], problems: list[Problem]
+) -> tuple[list[str], list[str], Env]:
+    cache_path = [{"name": "NIM_CACHE_PATH", "value": MODEL_STORE}]
+    if kind == "ngc-universal":
+        args = ["--model-repo", source["modelEndpoint"], "--model-store", MODEL_STORE]
+        return ["create-model-store"], args, cache_path
+    if kind == "ngc":
+        return ["download-to-cache"], _profile_args(cache, source, problems), cache_path
+    namespace = source.get("namespace", "default")
+    target = source.get("modelName") or source.get("datasetName")
+    repo_type = "model" if source.get("modelName") else "dataset"
+    command = ["huggingface-cli", "download", f"{namespace}/{target}", "--local-dir", MODEL_STORE]
+    command += ["--repo-type", repo_type]
+    if source.get("revision"):
+        command += ["--revision", source["revision"]]
+    env = [
+        {"name": "HF_ENDPOINT", "value": source["endpoint"]},
+        {"name": "HF_HUB_OFFLINE", "value": "0"},
+        *cache_path,
+        {"name": "HF_HOME", "value": f"{MODEL_STORE}/huggingface/hub"},
+    ]
+    return command, [], env
+
+
+def _profile_args(cache: NimResource, source: dict[str, Any], problems: list[Problem]) -> list[str]:
+    profiles = get(source, "model", "profiles") or _annotated_profiles(cache, problems)
+    if profiles:
+        return ["--all"] if "all" in profiles else ["--profiles", *profiles]
+    path = ("spec", "source", "ngc", "model")
+    message = (
+        "no profiles pinned: NIM downloads the profile it picks for the GPU the caching Job lands on; "
+        f"pin them with spec.source.ngc.model.profiles or the {SELECTED_PROFILES} annotation (a JSON list of IDs)"
+    )
+    problems.append(warning(cache.doc.at(path), field_path(path), message, "profiles-unpinned"))
+    return []
+
+
+def _annotated_profiles(cache: NimResource, problems: list[Problem]) -> list[str]:
+    raw = get(cache.body, "metadata", "annotations", SELECTED_PROFILES)
+    if raw is None:
+        return []
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = None
+    if isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
+        return value
+    path = ("metadata", "annotations", SELECTED_PROFILES)
+    message = 'must be a JSON list of profile IDs, such as ["tensorrt_llm-h100-fp16-tp1-throughput"]'
+    problems.append(error(cache.doc.at(path), field_path(path), message, "selected-profiles"))
+    return []
+
+
+def _user_init(spec: dict[str, Any], main_env: Env, main_mounts: list[dict[str, Any]]) -> dict[str, Any]:
+    container = init_container(spec, None)
+    container["env"] = merge_env(env_list(spec.get("env")), main_env)  # the main env wins here (operator)
+    container["volumeMounts"] = list(main_mounts)
+    return container

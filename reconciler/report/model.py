@@ -1,0 +1,125 @@
+"""The values reports are made of: a check of manifests, a run's entries, status rows (pure).
+
+Closed sets are enums: an entry's action is a ``plan.Action`` and a run's mode an ``options.Mode``.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from reconciler.errors import Problem, Severity
+from reconciler.options import Mode
+from reconciler.plan.changes import WRITES, Action
+
+
+class Format(StrEnum):
+    """Output formats of ``validate`` and a run."""
+
+    TEXT = "text"
+    JSON = "json"
+    GITHUB = "github"
+
+
+@dataclass(frozen=True)
+class Check:
+    """The result of checking manifests: what was read and every problem found."""
+
+    files: int
+    resources: int
+    valid: int
+    problems: Sequence[Problem]
+    strict: bool = False
+
+    @property
+    def errors(self) -> int:
+        """How many problems are errors."""
+        return sum(1 for p in self.problems if p.severity is Severity.ERROR)
+
+    @property
+    def warnings(self) -> int:
+        """How many problems are warnings."""
+        return sum(1 for p in self.problems if p.severity is Severity.WARNING)
+
+    @property
+    def ok(self) -> bool:
+        """No error, and no warning under ``--strict``."""
+        return self.errors == 0 and not (self.strict and self.warnings)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One object in a run's report: what happened (or would), with its diff, reason or error."""
+
+    action: Action
+    ref: str
+    diff: str = ""
+    reason: str = ""
+    error: str = ""
+    source: str = ""  # the manifest behind the object (path:line), where known
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What a reconcile run found and did."""
+
+    cluster: str
+    check: Check
+    mode: Mode
+    entries: Sequence[Entry] = ()
+    errors: Sequence[str] = ()
+    requests: int = 0
+    notice: str = ""  # a run that did nothing on purpose (the lock is held by another run)
+    revision: str = ""
+    drift_check: bool = False  # the revision and the rendered objects were those of the last good run
+    warnings: Sequence[str] = ()
+
+    def count(self, action: Action) -> int:
+        """Entries of ``action`` that did not fail."""
+        return sum(1 for e in self.entries if e.action == action and not e.error)
+
+    @property
+    def failed(self) -> bool:
+        """Invalid input, a run error, or an object that failed."""
+        return bool(self.check.errors or self.errors or any(e.error for e in self.entries))
+
+    @property
+    def blocked(self) -> bool:
+        """A safety guard held something back."""
+        return any(e.action is Action.BLOCKED for e in self.entries)
+
+    @property
+    def failures(self) -> int:
+        """Entries whose write failed."""
+        return sum(1 for e in self.entries if e.error)
+
+    @property
+    def pending(self) -> bool:
+        """Something was (or would be) written."""
+        return any(e.action in WRITES for e in self.entries)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One custom resource in `reconcile status`."""
+
+    kind: str
+    namespace: str
+    name: str
+    state: str
+    columns: dict[str, str]
+
+
+def age(created: str, now: datetime.datetime) -> str:
+    """kubectl's AGE: 45s, 12m, 5h, 3d."""
+    try:
+        then = datetime.datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
+    except ValueError:
+        return "<unknown>"
+    seconds = max(0, int((now - then).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size * (2 if unit != "d" else 1):
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

@@ -1,0 +1,246 @@
+"""Text, JSON and GitHub-annotation renderings of results (pure: values in, strings out)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import yaml
+
+from reconciler.errors import Problem, Severity
+from reconciler.options import Mode
+from reconciler.plan.changes import COUNTED, Action
+from reconciler.report.model import Check, Format, Row, RunReport
+
+
+def problem_line(p: Problem) -> str:
+    """``path:line: field: message``; warnings say so."""
+    field = f" {p.field}:" if p.field else ""
+    severity = " warning:" if p.severity is Severity.WARNING else ""
+    return f"{p.where}:{field}{severity} {p.message}"
+
+
+def summary_line(check: Check) -> str:
+    return (
+        f"Summary: {check.resources} resources found in {check.files} files - "
+        f"Valid: {check.valid}, Invalid: {check.resources - check.valid}, "
+        f"Errors: {check.errors}, Warnings: {check.warnings}"
+    )
+
+
+def check_text(check: Check) -> str:
+    lines = [problem_line(p) for p in check.problems]
+    lines.append(summary_line(check))
+    return "\n".join(lines) + "\n"
+
+
+def problem_dict(p: Problem) -> dict[str, object]:
+    return {
+        "severity": p.severity.value,
+        "file": p.where.path,
+        "line": p.where.line,
+        "path": p.field,
+        "message": p.message,
+        "rule": p.rule,
+    }
+
+
+def check_json(check: Check) -> str:
+    body = {
+        "valid": check.ok,
+        "problems": [problem_dict(p) for p in check.problems],
+        "summary": {
+            "files": check.files,
+            "resources": check.resources,
+            "valid": check.valid,
+            "invalid": check.resources - check.valid,
+            "errors": check.errors,
+            "warnings": check.warnings,
+        },
+    }
+    return json.dumps(body, indent=2) + "\n"
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def github_annotation(p: Problem) -> str:
+    """A GitHub Actions workflow command that annotates the file at the line."""
+    level = "error" if p.severity is Severity.ERROR else "warning"
+    props = [f"file={_escape_property(p.where.path)}"]
+    if p.where.line:
+        props.append(f"line={p.where.line}")
+    props.append(f"title={_escape_property(p.field or p.rule)}")
+    return f"::{level} {','.join(props)}::{_escape_data(p.message)}"
+
+
+def check_github(check: Check) -> str:
+    lines = [github_annotation(p) for p in check.problems]
+    lines.append(summary_line(check))
+    return "\n".join(lines) + "\n"
+
+
+def render_check(check: Check, fmt: Format) -> str:
+    if fmt is Format.JSON:
+        return check_json(check)
+    if fmt is Format.GITHUB:
+        return check_github(check)
+    return check_text(check)
+
+
+# A pull request speaks of what it does to the base, not to a cluster.
+REVIEW_WORDS = {Action.CONFIGURED: "changed", Action.PRUNED: "deleted", Action.SKIPPED: "kept"}
+
+
+def counts(run: RunReport) -> dict[str, int]:
+    """The run's entries counted by action (failed ones apart), in ``COUNTED`` order."""
+    return {a.value: run.count(a) for a in COUNTED}
+
+
+def run_summary(run: RunReport) -> str:
+    """The last line of a run: what was applied, or what would be."""
+    counts = {a.value: run.count(a) for a in COUNTED}
+    failed = run.failures
+    if run.mode is Mode.APPLY:
+        head = f"Applied to cluster {run.cluster}: "
+        body = ", ".join(f"{counts[a]} {a}" for a in COUNTED) + f", {failed} failed"
+    else:
+        head = f"Plan for cluster {run.cluster}: "
+        body = (
+            f"{counts['created']} to create, {counts['configured']} to configure, {counts['pruned']} to prune, "
+            f"{counts['unchanged']} unchanged, {counts['waiting']} waiting, {counts['skipped']} skipped, "
+            f"{counts['blocked']} blocked"
+        )
+    if run.mode is Mode.REVIEW:
+        head = f"Changes to cluster {run.cluster} against the base {run.revision[:12]}: "
+        body = (
+            f"{counts['created']} created, {counts['configured']} changed, {counts['pruned']} deleted, "
+            f"{counts['unchanged']} unchanged, {counts['skipped']} kept, {counts['blocked']} blocked"
+        )
+    tail = {Mode.OFFLINE: " (offline: no cluster compared)", Mode.SERVER_DRY_RUN: " (server dry run)"}.get(run.mode, "")
+    return head + body + tail
+
+
+def run_text(run: RunReport) -> str:
+    lines = [problem_line(p) for p in run.check.problems]
+    if run.check.errors:
+        lines.append(summary_line(run.check))
+        return "\n".join(lines) + "\n"
+    for entry in run.entries:
+        if entry.action is Action.UNCHANGED and not entry.error:
+            continue
+        if entry.action is Action.STATUS:
+            lines.append(f"► {entry.ref} status {entry.reason}" + (f" (failed: {entry.error})" if entry.error else ""))
+            continue
+        detail = f" ({entry.error or entry.reason})" if entry.error or entry.reason else ""
+        action = REVIEW_WORDS.get(entry.action, entry.action) if run.mode is Mode.REVIEW else entry.action
+        lines.append(f"► {entry.ref} {'failed' if entry.error else action}{detail}")
+        if entry.diff and run.mode is not Mode.APPLY and entry.action is Action.CONFIGURED:
+            lines += ["  " + line for line in entry.diff.rstrip("\n").splitlines()]
+    lines += [f"error: {e}" for e in run.errors]
+    lines += [f"warning: {w}" for w in run.warnings]
+    if run.notice:
+        lines.append(run.notice)
+        return "\n".join(lines) + "\n"
+    lines.append(run_summary(run))
+    return "\n".join(lines) + "\n"
+
+
+def run_json(run: RunReport) -> str:
+    body = {
+        "cluster": run.cluster,
+        "revision": run.revision or None,
+        "mode": run.mode,
+        "valid": run.check.ok,
+        "problems": [problem_dict(p) for p in run.check.problems],
+        "changes": [
+            {
+                "action": e.action,
+                "object": e.ref,
+                **({"diff": e.diff} if e.diff else {}),
+                **({"reason": e.reason} if e.reason else {}),
+                **({"error": e.error} if e.error else {}),
+            }
+            for e in run.entries
+        ],
+        "errors": list(run.errors),
+        "notice": run.notice,
+        "warnings": list(run.warnings),
+        "drift_check": run.drift_check,
+        "summary": counts(run),
+        "requests": run.requests,
+    }
+    return json.dumps(body, indent=2) + "\n"
+
+
+def run_github(run: RunReport) -> str:
+    lines = [github_annotation(p) for p in run.check.problems]
+    lines += [f"::error title={_escape_property(e.ref)}::{_escape_data(e.error)}" for e in run.entries if e.error]
+    lines += [
+        f"::warning title={_escape_property(e.ref)}::{_escape_data(e.reason)}"
+        for e in run.entries
+        if e.action is Action.BLOCKED
+    ]
+    lines += [f"::error::{_escape_data(e)}" for e in run.errors]
+    lines.append(run_summary(run) if not run.check.errors else summary_line(run.check))
+    return "\n".join(lines) + "\n"
+
+
+def render_run(run: RunReport, fmt: Format) -> str:
+    if fmt is Format.JSON:
+        return run_json(run)
+    if fmt is Format.GITHUB:
+        return run_github(run)
+    return run_text(run)
+
+
+def objects_yaml(bodies: Sequence[dict[str, object]]) -> str:
+    """A YAML stream, one document per object, keys in rendering order."""
+    return yaml.dump_all(bodies, Dumper=yaml.CSafeDumper, sort_keys=False, explicit_start=True, width=1000)
+
+
+def objects_json(bodies: Sequence[dict[str, object]]) -> str:
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": list(bodies)}, indent=2) + "\n"
+
+
+def status_table(rows: Sequence[Row]) -> str:
+    out: list[str] = []
+    for kind in ("NIMCache", "NIMService"):
+        chosen = [r for r in rows if r.kind == kind]
+        if not chosen:
+            continue
+        headers = ["NAMESPACE", "NAME", "STATE", *chosen[0].columns]
+        table = [headers] + [[r.namespace, r.name, r.state, *r.columns.values()] for r in chosen]
+        widths = [max(len(line[i]) for line in table) for i in range(len(headers))]
+        out.append(f"{kind}s:")
+        out += ["  " + "   ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in table]
+    return "\n".join(out) + "\n" if out else "No NIMCache or NIMService found.\n"
+
+
+def status_json(rows: Sequence[Row]) -> str:
+    items = [
+        {
+            "kind": r.kind,
+            "namespace": r.namespace,
+            "name": r.name,
+            "state": r.state,
+            **{k.lower(): v for k, v in r.columns.items()},
+        }
+        for r in rows
+    ]
+    return json.dumps({"items": items}, indent=2) + "\n"
+
+
+def wait_table(states: dict[str, str]) -> str:
+    """The table `--wait` redraws on a terminal: every resource and its state, the ones not Ready first."""
+    order = sorted(states.items(), key=lambda item: (item[1] == "Ready", item[0]))
+    width = max((len(ref) for ref in states), default=8)
+    lines = [f"{'RESOURCE'.ljust(width)}   STATE"] + [f"{ref.ljust(width)}   {state}" for ref, state in order]
+    ready = sum(1 for s in states.values() if s == "Ready")
+    lines.append(f"{ready}/{len(states)} ready")
+    return "\n".join(lines) + "\n"

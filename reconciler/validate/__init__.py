@@ -1,0 +1,1 @@
+"""The validate stage (pure): JSON Schema, the operator's rules per kind, and best-practice advice."""

@@ -1,0 +1,61 @@
+"""Validation of a cluster's manifests: each document alone, then the set, then best-practice advice (pure).
+
+Contract: ``validate(documents)`` never raises for bad input; it returns every problem it finds, each at the
+``path:line`` of the offending field, and the resources that passed without errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from reconciler.documents import Document, NimResource, identify
+from reconciler.errors import Problem, Severity
+from reconciler.validate import advice, common, nimcache, nimservice, schema
+
+
+@dataclass(frozen=True)
+class Validated:
+    """The outcome of validation: resources without errors, and every problem (errors and warnings)."""
+
+    resources: list[NimResource]
+    problems: list[Problem]
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity is Severity.ERROR]
+
+
+def validate(documents: Sequence[Document]) -> Validated:
+    """Check each document alone, then the set together (references, duplicates), then give advice."""
+    problems: list[Problem] = []
+    candidates: list[NimResource] = []
+    failed: set[int] = set()
+    for doc in documents:
+        found = check_document(doc)
+        problems.extend(found)
+        resource = identify(doc)
+        if resource is None:
+            continue
+        candidates.append(resource)
+        if any(p.severity is Severity.ERROR for p in found):
+            failed.add(id(resource))
+    for resource, problem in common.check_set(candidates):
+        problems.append(problem)
+        failed.add(id(resource))
+    valid = [r for r in candidates if id(r) not in failed]
+    problems.extend(advice.advise(valid))
+    return Validated(valid, sorted(problems, key=Problem.sort_key))
+
+
+def check_document(doc: Document) -> list[Problem]:
+    """Every problem of one document on its own: header, schema, then the operator's rules."""
+    header = common.check_header(doc)
+    if header:
+        return header
+    kind = doc.body["kind"]
+    problems = common.check_unsupported(doc)
+    problems.extend(schema.problems(doc, kind))
+    check = nimcache.check_nimcache if kind == "NIMCache" else nimservice.check_nimservice
+    problems.extend(check(doc))
+    return problems

@@ -1,0 +1,104 @@
+"""The operator's rules for a NIMService that JSON Schema expresses poorly, in its wording (pure).
+
+Checks read the document defensively: it may not have passed the schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from reconciler import quantity
+from reconciler.documents import Document, get
+from reconciler.errors import Problem
+from reconciler.validate.common import Check, err, proxy_rules, pvc_rules
+
+# The main container is "<name>-ctr" (a DNS-1123 label of at most 63 characters).
+MAX_NIMSERVICE_NAME = 63 - len("-ctr")
+
+
+def check_nimservice(doc: Document) -> list[Problem]:
+    """The operator's rules for one NIMService."""
+    return [p for check in _CHECKS for p in check(doc)]
+
+
+def _service_storage(doc: Document) -> Iterator[Problem]:
+    storage = get(doc.body, "spec", "storage")
+    base = ("spec", "storage")
+    options = ("nimCache", "pvc", "emptyDir", "hostPath")
+    present = [k for k in options if get(storage, k) is not None]
+    if len(present) != 1:
+        msg = "exactly one of storage.nimCache, storage.pvc, storage.emptyDir or storage.hostPath must be set"
+        if present:
+            msg += f" (found {', '.join(present)})"
+        yield err(doc, base, msg, "storage-exactly-one")
+    if get(storage, "nimCache", "profile") and not get(storage, "nimCache", "name"):
+        yield err(doc, (*base, "nimCache", "name"), "required when nimCache.profile is set", "nimcache-profile")
+    if get(storage, "pvc") is not None:
+        yield from pvc_rules(doc, (*base, "pvc"))
+    shm = get(storage, "sharedMemorySizeLimit")
+    value = quantity.try_parse(shm)
+    if shm is not None and value is not None and value <= 0:
+        yield err(doc, (*base, "sharedMemorySizeLimit"), "must be greater than 0", "shared-memory")
+
+
+def _service_scale(doc: Document) -> Iterator[Problem]:
+    spec = get(doc.body, "spec")
+    if get(spec, "scale", "enabled") is not True:
+        return
+    if get(spec, "replicas") is not None:
+        msg = "spec.replicas cannot be set when spec.scale.enabled is true (the HPA owns the replica count)"
+        yield err(doc, ("spec", "replicas"), msg, "replicas-with-scale")
+    high, low = get(spec, "scale", "hpa", "maxReplicas"), get(spec, "scale", "hpa", "minReplicas")
+    if high is None:
+        yield err(doc, ("spec", "scale", "hpa", "maxReplicas"), "required when scale.enabled is true", "scale-hpa")
+    elif isinstance(high, int) and isinstance(low, int) and low > high:
+        msg = f"minReplicas ({low}) must not be greater than maxReplicas ({high})"
+        yield err(doc, ("spec", "scale", "hpa", "minReplicas"), msg, "scale-hpa")
+
+
+def _service_expose(doc: Document) -> Iterator[Problem]:
+    expose = get(doc.body, "spec", "expose")
+    router = get(expose, "router")
+    base = ("spec", "expose", "router")
+    if get(expose, "ingress", "enabled") is True and get(router, "ingress") is not None:
+        msg = "not both expose.ingress.enabled and expose.router.ingress: choose one Ingress"
+        yield err(doc, (*base, "ingress"), msg, "ingress-exclusive")
+    if get(router, "ingress") is not None and get(router, "gateway") is not None:
+        yield err(doc, (*base, "gateway"), "not both router.ingress and router.gateway", "router-exclusive")
+    if (get(router, "ingress") is not None or get(router, "gateway") is not None) and not get(router, "hostDomainName"):
+        msg = "required when router.ingress or router.gateway is set"
+        yield err(doc, (*base, "hostDomainName"), msg, "router-host")
+    if get(router, "gateway", "grpcRoutesEnabled") is True and get(expose, "service", "grpcPort") is None:
+        msg = "grpcRoutesEnabled needs spec.expose.service.grpcPort"
+        yield err(doc, (*base, "gateway", "grpcRoutesEnabled"), msg, "grpc-port")
+
+
+def _service_metrics(doc: Document) -> Iterator[Problem]:
+    metrics = get(doc.body, "spec", "metrics")
+    if get(metrics, "enabled") is True and not get(metrics, "serviceMonitor"):
+        msg = "must not be empty when metrics.enabled is true"
+        yield err(doc, ("spec", "metrics", "serviceMonitor"), msg, "metrics-service-monitor")
+
+
+def _service_name(doc: Document) -> Iterator[Problem]:
+    name = get(doc.body, "metadata", "name")
+    if not isinstance(name, str) or not name:
+        return
+    if len(name) > MAX_NIMSERVICE_NAME:
+        msg = (
+            f"must be at most {MAX_NIMSERVICE_NAME} characters so that the container name fits in 63 (has {len(name)})"
+        )
+        yield err(doc, ("metadata", "name"), msg, "name-length")
+    if not name[0].isalpha():
+        msg = "must start with a letter: it names a Service (DNS-1035 label)"
+        yield err(doc, ("metadata", "name"), msg, "name-dns1035")
+
+
+_CHECKS: Sequence[Check] = (
+    _service_storage,
+    _service_scale,
+    _service_expose,
+    _service_metrics,
+    proxy_rules,
+    _service_name,
+)
