@@ -28,7 +28,8 @@ class Problem:
 
     def __str__(self) -> str:
         field = f" {self.field}:" if self.field else ""
-        return f"{self.where}:{field} {self.message}"
+        severity = " warning:" if self.severity is Severity.WARNING else ""
+        return f"{self.where}:{field}{severity} {self.message}"
 
     def sort_key(self) -> tuple[str, int, str, str]:
         return (self.where.path, self.where.line, self.field, self.message)

@@ -81,9 +81,11 @@ def owners(namespace: str, body: Mapping[str, Any] | None) -> list[ObjRef]:
 
 
 def cache_name(service_body: Mapping[str, Any]) -> str | None:
-    """The NIMCache a NIMService uses (``spec.storage.nimCache.name``), or None."""
-    name = (((service_body.get("spec") or {}).get("storage") or {}).get("nimCache") or {}).get("name")
-    return name if isinstance(name, str) and name else None
+    """The NIMCache a NIMService uses (``spec.storage.nimCache.name``), or None (also for a malformed body)."""
+    node: Any = service_body
+    for key in ("spec", "storage", "nimCache", "name"):
+        node = node.get(key) if isinstance(node, Mapping) else None
+    return node if isinstance(node, str) and node else None
 
 
 def cache_of(service: ObjRef, service_body: Mapping[str, Any]) -> ObjRef | None:

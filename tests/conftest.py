@@ -1,28 +1,38 @@
-"""Shared test helpers: load YAML text the way the CLI does, and find the repository's data."""
+"""Fixtures shared by the test modules, the no-ambient-cluster guard, and the RBAC check at the end of the suite."""
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from reconciler.documents import Document, load_text
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-SAMPLES = SHARED / "reference" / "nvidia-samples"
-
-
-def load_one(text: str, name: str = "m.yaml") -> Document:
-    docs, problems = load_text(text, name)
-    assert not problems, problems
-    assert len(docs) == 1
-    return docs[0]
+from .apiserver import ApiServer
+from .helpers import DEMO_NAMESPACES, REPO
 
 
 @pytest.fixture
-def repo() -> Path:
-    return REPO
+def api(tmp_path: Path) -> Iterator[ApiServer]:
+    """An API test server with the namespaces the example repo uses."""
+    with ApiServer(tmp_path, namespaces=DEMO_NAMESPACES) as server:
+        yield server
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A copy of the example repo's clusters/, to change as a test needs."""
+    target = tmp_path / "repo"
+    shutil.copytree(REPO / "clusters", target / "clusters")
+    return target
+
+
+@pytest.fixture
+def nemoguard_repo(tmp_path: Path) -> Path:
+    """A repo of the example's NemoGuard pair alone (one cache, one service)."""
+    target = tmp_path / "repo"
+    shutil.copytree(REPO / "clusters" / "demo" / "nemoguard", target / "clusters" / "demo" / "nemoguard")
+    return target
 
 
 @pytest.fixture(autouse=True)
@@ -31,25 +41,6 @@ def no_ambient_cluster(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest
     monkeypatch.delenv("KUBECONFIG", raising=False)
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
-
-
-def write_kubeconfig(path: Path, server: str, context: str = "x") -> Path:
-    """A kubeconfig with one cluster, user and context (all named ``context``)."""
-    import yaml
-
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "current-context": context,
-                "clusters": [{"name": context, "cluster": {"server": server}}],
-                "users": [{"name": context, "user": {"token": "t"}}],
-                "contexts": [{"name": context, "context": {"cluster": context, "user": context}}],
-            }
-        )
-    )
-    return path
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.conftest import REPO
+from .helpers import REPO
 
 IDENTITY = {
     "GIT_AUTHOR_NAME": "test",

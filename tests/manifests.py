@@ -67,3 +67,20 @@ def variant(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
 
 def dump(*bodies: dict[str, Any]) -> str:
     return yaml.safe_dump_all(bodies, sort_keys=False)
+
+
+# Manifest values that would change a rendered object's structure if a template did not quote them.
+TRICKY = [
+    "x\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding",
+    "no",
+    "1.10",
+    "0755",
+    "1",
+    "{{ 7*7 }}",
+    "ok\n  finalizers: []",
+    "nvcr.io/nim/x:1 #evil",
+    'abc", "--extra", "x',
+    "{a: b}",
+    "emoji 😀 𐀀",
+    "back\\slash \\ud83d",
+]

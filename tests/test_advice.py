@@ -1,4 +1,4 @@
-"""advice.py: warnings from the seed's best practices (exit 0 unless --strict)."""
+"""validate/advice.py: warnings from the seed's best practices (exit 0 unless --strict)."""
 
 from __future__ import annotations
 

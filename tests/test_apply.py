@@ -1,80 +1,18 @@
-"""apply.py, plan.py and kube.py end to end: `reconcile` against the API test server, as a user runs it."""
+"""cluster/apply.py, observe.py and kube.py end to end: `reconcile` against the API test server, as a user runs it."""
 
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from click.testing import CliRunner
 
 from reconciler.cli.main import main
 
 from .apiserver import ApiServer, Fault
-from .conftest import REPO, write_kubeconfig
-
-
-@pytest.fixture
-def api(tmp_path: Path) -> Iterator[ApiServer]:
-    with ApiServer(tmp_path, namespaces=("nim-service", "nemoguard", "nim-init-demo")) as server:
-        yield server
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    target = tmp_path / "repo"
-    shutil.copytree(REPO / "clusters", target / "clusters")
-    return target
-
-
-def run(api: ApiServer, repo: Path, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, ["--repo", str(repo), "--kubeconfig", str(api.kubeconfig), *args])
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result.exit_code, result.output
-
-
-def install(api: ApiServer) -> None:
-    result = CliRunner().invoke(main, ["install-crds", "--kubeconfig", str(api.kubeconfig)])
-    assert result.exit_code == 0, result.output
-
-
-def complete_jobs(api: ApiServer) -> None:
-    """What the job controller does when every caching Job has finished."""
-    jobs = api.store.resource("batch", "v1", "jobs")
-    assert jobs is not None
-    for (_, namespace, name), job in list(api.store.objects.items()):
-        if job["kind"] == "Job":
-            body = {
-                "apiVersion": "batch/v1",
-                "kind": "Job",
-                "metadata": {"name": name, "namespace": namespace},
-                "status": {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]},
-            }
-            api.store.apply(jobs, namespace, name, body, "job-controller", True, False, "status")
-
-
-def converge(api: ApiServer, repo: Path, *args: str) -> tuple[int, str]:
-    """CRDs installed, a first run, the caches Ready, a second run: everything is deployed."""
-    install(api)
-    run(api, repo, *args)
-    complete_jobs(api)
-    return run(api, repo, *args)
-
-
-def live(api: ApiServer, kind: str, namespace: str | None = None) -> dict[str, dict[str, Any]]:
-    """Objects of a kind by name (in one namespace when given)."""
-    return {k[2]: v for k, v in api.store.objects.items() if v["kind"] == kind and namespace in (None, k[1])}
-
-
-def edit(repo: Path, name: str, change: Any) -> None:
-    path = next(repo.rglob(name))
-    docs = list(yaml.safe_load_all(path.read_text()))
-    change(docs)
-    path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+from .helpers import complete_jobs, converge, edit, install, live, run, write_kubeconfig
 
 
 def test_install_crds_then_first_apply_creates_everything_with_owner_references(api: ApiServer, repo: Path) -> None:

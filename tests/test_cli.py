@@ -1,4 +1,4 @@
-"""cli.py: the validate command as a user runs it (exit codes, formats, no tracebacks)."""
+"""cli/ (validate): the validate command as a user runs it (exit codes, formats, no tracebacks)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from reconciler.cli.main import main
 
-from .conftest import REPO, write_kubeconfig
+from .helpers import REPO, write_kubeconfig
 from .manifests import NIMCACHE, NIMSERVICE, dump, variant
 
 

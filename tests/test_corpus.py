@@ -13,7 +13,7 @@ import pytest
 from reconciler import pipeline
 from reconciler.errors import Severity
 
-from .conftest import SAMPLES
+from .helpers import SAMPLES
 
 pytestmark = pytest.mark.skipif(not SAMPLES.is_dir(), reason="../shared/reference/nvidia-samples is not present")
 

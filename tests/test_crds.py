@@ -1,4 +1,4 @@
-"""crds.py: the generated CRDs are structural (what a real API server accepts) and in sync with deploy/crds/."""
+"""cluster/crds.py: the generated CRDs are structural (what a real API server accepts) and in sync with deploy/crds/."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import yaml
 from reconciler.cluster import crds
 
 from .apiserver import ApiServer
-from .conftest import REPO
+from .helpers import REPO
 
 FORBIDDEN = {"$ref", "$defs", "$schema", "$id", "const", "oneOf", "default"}
 

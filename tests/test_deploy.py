@@ -17,9 +17,8 @@ from reconciler.cli.main import main
 
 from . import k8s_openapi
 from .apiserver import ApiServer, Request
-from .conftest import REPO
+from .helpers import REPO, complete_jobs, install
 from .rbac import allowed, attributes, checks, denied, deploy_rules, namespaced_rules
-from .test_apply import complete_jobs, install
 
 DEPLOY = REPO / "deploy"
 NAMESPACES = ("nim-service", "nemoguard", "nim-init-demo")

@@ -1,4 +1,4 @@
-"""doctor.py and `reconcile doctor`: what the manifests need from the cluster, against the API test server."""
+"""cluster/doctor.py and `reconcile doctor`: what the manifests need from the cluster, against the API test server."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from reconciler.cli.main import main
 
 from .apiserver import ApiServer
-from .conftest import REPO
+from .helpers import REPO
 
 NAMESPACES = ("nim-service", "nemoguard", "nim-init-demo")
 

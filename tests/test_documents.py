@@ -9,7 +9,7 @@ import pytest
 
 from reconciler.documents import MAX_FILE_BYTES, load_paths, load_text
 
-from .conftest import load_one
+from .helpers import load_one
 
 
 def rules_of(text: str) -> list[tuple[str, int, str]]:

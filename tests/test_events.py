@@ -1,8 +1,7 @@
-"""events.py: Events on our custom resources for state changes and failures, deduplicated like Kubernetes."""
+"""cluster/events.py: Events on our custom resources for state changes and failures, deduplicated like Kubernetes."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,6 @@ from reconciler.cluster.kube import Cluster
 from reconciler.options import ClusterConfig
 
 from .apiserver import ApiServer, Fault
-from .conftest import REPO
 
 
 @pytest.fixture
@@ -27,15 +25,8 @@ def api(tmp_path: Path) -> Iterator[ApiServer]:
         yield server
 
 
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    target = tmp_path / "repo"
-    shutil.copytree(REPO / "clusters" / "demo" / "nemoguard", target / "clusters" / "demo" / "nemoguard")
-    return target
-
-
-def reconcile(api: ApiServer, repo: Path) -> tuple[int, str]:
-    result = CliRunner().invoke(main, ["--repo", str(repo), "--kubeconfig", str(api.kubeconfig)])
+def reconcile(api: ApiServer, nemoguard_repo: Path) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["--repo", str(nemoguard_repo), "--kubeconfig", str(api.kubeconfig)])
     return result.exit_code, result.output
 
 
@@ -43,19 +34,19 @@ def recorded(api: ApiServer) -> list[dict[str, Any]]:
     return [v for k, v in sorted(api.store.objects.items()) if k[0] == "events"]
 
 
-def test_state_changes_are_events_and_a_no_op_run_emits_none(api: ApiServer, repo: Path) -> None:
-    reconcile(api, repo)
+def test_state_changes_are_events_and_a_no_op_run_emits_none(api: ApiServer, nemoguard_repo: Path) -> None:
+    reconcile(api, nemoguard_repo)
     found = {(e["involvedObject"]["kind"], e["reason"], e["type"]) for e in recorded(api)}
     assert ("NIMCache", "Started", "Normal") in found and ("NIMService", "NotReady", "Normal") in found
     event = next(e for e in recorded(api) if e["involvedObject"]["kind"] == "NIMCache")
     assert event["source"]["component"] == "nim-reconciler" and event["count"] == 1
     before = len(api.writes())
-    reconcile(api, repo)
+    reconcile(api, nemoguard_repo)
     assert [r for r in api.writes()[before:] if "/events" in r.path] == []
 
 
-def test_a_failed_cache_is_a_warning(api: ApiServer, repo: Path) -> None:
-    reconcile(api, repo)
+def test_a_failed_cache_is_a_warning(api: ApiServer, nemoguard_repo: Path) -> None:
+    reconcile(api, nemoguard_repo)
     jobs = api.store.resource("batch", "v1", "jobs")
     assert jobs is not None
     name = next(k[2] for k in api.store.objects if k[0] == "jobs")
@@ -74,7 +65,7 @@ def test_a_failed_cache_is_a_warning(api: ApiServer, repo: Path) -> None:
         False,
         "status",
     )
-    reconcile(api, repo)
+    reconcile(api, nemoguard_repo)
     warnings = {(e["involvedObject"]["kind"], e["reason"]) for e in recorded(api) if e["type"] == "Warning"}
     assert ("NIMCache", "JobFailed") in warnings and ("NIMService", "Failed") in warnings
 
@@ -93,21 +84,23 @@ def test_the_same_event_again_raises_its_count(api: ApiServer) -> None:
     assert counts == [1, 3]
 
 
-def test_a_failed_apply_is_a_reconcile_failed_event_on_its_custom_resource(api: ApiServer, repo: Path) -> None:
+def test_a_failed_apply_is_a_reconcile_failed_event_on_its_custom_resource(
+    api: ApiServer, nemoguard_repo: Path
+) -> None:
     api.faults.add(Fault(method="PATCH", path="/jobs/", status=422, times=1))
-    code, _ = reconcile(api, repo)
+    code, _ = reconcile(api, nemoguard_repo)
     assert code == 2
     failed = [e for e in recorded(api) if e["reason"] == "ReconcileFailed"]
     assert failed and failed[0]["involvedObject"]["name"] == "content-safety-cache"
 
 
-def test_a_prune_guard_is_a_prune_blocked_event(api: ApiServer, repo: Path) -> None:
-    reconcile(api, repo)
-    path = next(repo.rglob("content-safety.yaml"))
+def test_a_prune_guard_is_a_prune_blocked_event(api: ApiServer, nemoguard_repo: Path) -> None:
+    reconcile(api, nemoguard_repo)
+    path = next(nemoguard_repo.rglob("content-safety.yaml"))
     docs = list(yaml.safe_load_all(path.read_text()))
     docs[0]["spec"]["storage"]["pvc"]["name"] = "renamed"
     path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
-    code, _ = reconcile(api, repo)
+    code, _ = reconcile(api, nemoguard_repo)
     assert code == 3
     blocked = [e for e in recorded(api) if e["reason"] == "PruneBlocked"]
     assert blocked and "content-safety-cache-pvc" in blocked[0]["message"]

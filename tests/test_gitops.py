@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,13 +15,7 @@ from reconciler.plan.compare import REVISION
 
 from .apiserver import ApiServer
 from .gitrepos import GitRepo, git
-from .test_apply import complete_jobs, install, live
-
-
-@pytest.fixture
-def api(tmp_path: Path) -> Iterator[ApiServer]:
-    with ApiServer(tmp_path, namespaces=("nim-service", "nemoguard", "nim-init-demo")) as server:
-        yield server
+from .helpers import complete_jobs, install, live
 
 
 @pytest.fixture

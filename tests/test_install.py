@@ -9,7 +9,7 @@ import sysconfig
 import venv
 from pathlib import Path
 
-from .conftest import REPO
+from .helpers import REPO
 
 
 def test_non_editable_install_validates_from_another_directory(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""lock.py: one run at a time per cluster, through a Lease on the API test server."""
+"""cluster/lock.py: one run at a time per cluster, through a Lease on the API test server."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from reconciler.cluster.kube import Cluster
 from reconciler.options import ClusterConfig
 
 from .apiserver import ApiServer
-from .conftest import REPO
+from .helpers import REPO
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""loop.py and loop mode: the pause, backoff after failures, and a clean stop on SIGTERM (a real process)."""
+"""cli/loop.py and loop mode: the pause, backoff after failures, and a clean stop on SIGTERM (a real process)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,8 +17,7 @@ from reconciler.cli import loop
 from reconciler.cli.loop import LoopOptions
 
 from .apiserver import ApiServer, Fault
-from .conftest import REPO
-from .test_apply import install, live
+from .helpers import REPO, install, live
 
 
 def test_the_pause_is_the_interval_plus_jitter() -> None:
@@ -58,12 +56,6 @@ def test_the_loop_runs_one_step_at_a_time_until_stopped_and_resets_after_success
         "next run in 0s (backing off after 3 failed runs)",
     ]
     assert logged[-1] == "stopped"
-
-
-@pytest.fixture
-def api(tmp_path: Path) -> Iterator[ApiServer]:
-    with ApiServer(tmp_path, namespaces=("nim-service", "nemoguard", "nim-init-demo")) as server:
-        yield server
 
 
 def _start(api: ApiServer, tmp_path: Path, *args: str) -> subprocess.Popen[str]:

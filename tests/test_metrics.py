@@ -1,4 +1,4 @@
-"""metrics.py and logs.py: the textfile, counters that survive cron runs, the Pushgateway, JSON log lines."""
+"""cli/metrics.py and report/logs.py: the textfile, counters that survive cron runs, the Pushgateway, JSON log lines."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from reconciler.report import logs
 from reconciler.report.model import Check, Entry, RunReport
 
 from .apiserver import ApiServer
-from .test_apply import install, repo  # noqa: F401 - the fixture
+from .helpers import install
 
 SAMPLE = metrics.Sample("demo", "success", 1.25, {"created": 3, "unchanged": 2}, {"ls-remote": 1}, 1700000000.0)
 
@@ -77,13 +77,13 @@ class _Gateway(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def gateway() -> Iterator[str]:
     server = http.server.HTTPServer(("127.0.0.1", 0), _Gateway)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     _Gateway.received.clear()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
 
 
-def test_a_run_writes_the_textfile_and_pushes_to_the_gateway(tmp_path: Path, repo: Path, gateway: str) -> None:  # noqa: F811
+def test_a_run_writes_the_textfile_and_pushes_to_the_gateway(tmp_path: Path, repo: Path, gateway: str) -> None:
     with ApiServer(tmp_path, namespaces=("nim-service", "nemoguard", "nim-init-demo")) as api:
         install(api)
         args = ["--repo", str(repo), "--kubeconfig", str(api.kubeconfig), "--metrics-file", str(tmp_path / "m.prom")]
@@ -101,7 +101,7 @@ def test_a_run_writes_the_textfile_and_pushes_to_the_gateway(tmp_path: Path, rep
     assert not list(tmp_path.glob(".m.prom.*"))  # written through a temporary file, then renamed
 
 
-def test_an_unreachable_gateway_warns_but_does_not_fail_the_run(tmp_path: Path, repo: Path) -> None:  # noqa: F811
+def test_an_unreachable_gateway_warns_but_does_not_fail_the_run(tmp_path: Path, repo: Path) -> None:
     result = CliRunner().invoke(
         main, ["--repo", str(repo), "--dry-run", "--offline", "--pushgateway", "http://127.0.0.1:9"]
     )
@@ -129,7 +129,7 @@ def test_json_log_lines_name_revision_cluster_object_and_action() -> None:
     assert lines[-1]["msg"] == "reconcile finished" and lines[-1]["result"] == "failed"
 
 
-def test_log_format_json_from_the_command_line(repo: Path) -> None:  # noqa: F811
+def test_log_format_json_from_the_command_line(repo: Path) -> None:
     result = CliRunner().invoke(main, ["--repo", str(repo), "--dry-run", "--offline", "--log-format", "json"])
     lines = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
     assert result.exit_code == 1 and lines and lines[-1]["msg"] == "reconcile finished"

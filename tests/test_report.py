@@ -1,4 +1,4 @@
-"""report.py: the text, JSON and GitHub forms of a check."""
+"""report/output.py: the text, JSON and GitHub forms of a check."""
 
 from __future__ import annotations
 

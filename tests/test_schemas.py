@@ -10,7 +10,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from .conftest import REPO
+from .helpers import REPO
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in (REPO / "schemas").glob("*.json")))

@@ -13,7 +13,8 @@ import pytest
 from reconciler import source
 from reconciler.errors import UsageError
 from reconciler.source import Credentials, RemoteSpec, SourceError
-from tests.gitrepos import GitRepo, git
+
+from .gitrepos import GitRepo, git
 
 DEMO = Path("clusters/demo/nemoguard/content-safety.yaml")
 
@@ -117,7 +118,7 @@ def test_the_token_goes_in_a_header_never_in_a_message(tmp_path: Path) -> None:
     git_env sends the token to https URLs only; here we check what git sends when it does.)
     """
     server = http.server.HTTPServer(("127.0.0.1", 0), _Recorder)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_port}/repo.git"
     env = source.git_env("https://example.com/x.git", Credentials(token="tok-123"), tmp_path)
     assert env["GIT_CONFIG_KEY_0"] == "http.extraHeader"

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from reconciler.cli.main import main
 
-from .conftest import REPO
+from .helpers import REPO
 
 
 def test_the_pr_workflow_runs_the_pull_request_check_with_the_base_branch_fetched() -> None:

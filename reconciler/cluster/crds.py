@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from reconciler.kinds import API_VERSION, OUR_CRDS
+from reconciler.kinds import API_VERSION, CUSTOM_KINDS, OUR_CRDS
 from reconciler.objects import MANAGED_BY, MANAGER
 from reconciler.validate.schema import load_schemas
 
@@ -24,7 +24,7 @@ _LIST_MAPS = {"env": ["name"], "initContainers": ["name"], "sidecarContainers": 
 def definitions() -> list[dict[str, Any]]:
     """Both CRDs, ready to apply."""
     schemas = load_schemas()
-    return [_crd(kind, schemas) for kind in ("NIMCache", "NIMService")]
+    return [_crd(kind, schemas) for kind in CUSTOM_KINDS]
 
 
 def _crd(kind: str, schemas: dict[str, Any]) -> dict[str, Any]:

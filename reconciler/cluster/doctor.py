@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.cluster.api import ClusterApi
-from reconciler.kinds import BY_KIND, Kind
+from reconciler.kinds import BY_KIND, CUSTOM_KINDS, Kind
 from reconciler.objects import DesiredObject, cache_name
 
 SECRET = Kind("Secret", "v1", "secrets")
@@ -81,7 +81,7 @@ def needs(objects: Sequence[DesiredObject]) -> Needs:
     pvcs = set()
     for obj in objects:
         pvc = (((obj.body.get("spec") or {}).get("storage") or {}).get("pvc")) or {}
-        if obj.ref.kind in ("NIMCache", "NIMService") and pvc and pvc.get("create") is not True and pvc.get("name"):
+        if obj.ref.kind in CUSTOM_KINDS and pvc and pvc.get("create") is not True and pvc.get("name"):
             pvcs.add((obj.ref.namespace, pvc["name"]))
     return Needs(secrets, pvcs)
 

@@ -8,16 +8,15 @@ from collections.abc import Sequence
 import yaml
 
 from reconciler.errors import Problem, Severity
+from reconciler.kinds import CUSTOM_KINDS
 from reconciler.options import Mode
 from reconciler.plan.changes import COUNTED, Action
 from reconciler.report.model import Check, Format, Row, RunReport
 
 
 def problem_line(p: Problem) -> str:
-    """``path:line: field: message``; warnings say so."""
-    field = f" {p.field}:" if p.field else ""
-    severity = " warning:" if p.severity is Severity.WARNING else ""
-    return f"{p.where}:{field}{severity} {p.message}"
+    """``path:line: field: message``; warnings say so (the one way a problem is written as text)."""
+    return str(p)
 
 
 def summary_line(check: Check) -> str:
@@ -210,7 +209,7 @@ def objects_json(bodies: Sequence[dict[str, object]]) -> str:
 
 def status_table(rows: Sequence[Row]) -> str:
     out: list[str] = []
-    for kind in ("NIMCache", "NIMService"):
+    for kind in CUSTOM_KINDS:
         chosen = [r for r in rows if r.kind == kind]
         if not chosen:
             continue

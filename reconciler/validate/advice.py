@@ -14,6 +14,7 @@ from decimal import Decimal
 from reconciler import quantity
 from reconciler.documents import NimResource, get
 from reconciler.errors import Problem, warning
+from reconciler.objects import cache_name
 from reconciler.refs import field_path
 
 # The seed's sizing table: (parameter count in billions below which it applies, smallest PVC in Gi).
@@ -116,7 +117,7 @@ def _max_pods(service: NimResource) -> int:
 def _shared_rwo(caches: Sequence[NimResource], services: Sequence[NimResource]) -> Iterator[Problem]:
     users: dict[tuple[str, str], list[NimResource]] = defaultdict(list)
     for service in services:
-        name = get(service.spec, "storage", "nimCache", "name")
+        name = cache_name(service.body)
         if isinstance(name, str):
             users[(service.namespace, name)].append(service)
     for cache in caches:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from reconciler.documents import Document, NimResource, get
 from reconciler.errors import Problem, error
 from reconciler.kinds import API_VERSION, CUSTOM_KINDS
+from reconciler.objects import cache_name
 from reconciler.refs import ObjRef, SourceLocation, field_path
 
 Path = tuple[str | int, ...]
@@ -132,8 +133,8 @@ def check_set(resources: Sequence[NimResource]) -> list[tuple[NimResource, Probl
             found.append((res, err(res.doc, ("metadata", "name"), msg, "duplicate")))
     caches = {(r.namespace, r.name) for r in resources if r.kind == "NIMCache"}
     for res in resources:
-        wanted = get(res.spec, "storage", "nimCache", "name")
-        if res.kind == "NIMService" and isinstance(wanted, str) and (res.namespace, wanted) not in caches:
+        wanted = cache_name(res.body)
+        if res.kind == "NIMService" and wanted is not None and (res.namespace, wanted) not in caches:
             msg = f'NIMCache "{wanted}" is not defined in namespace {res.namespace} in this repository'
             found.append((res, err(res.doc, ("spec", "storage", "nimCache", "name"), msg, "nimcache-reference")))
     return found

@@ -110,7 +110,8 @@ class ApiServer:
         self.url = f"http://127.0.0.1:{self.httpd.server_port}"
         self.directory = directory
         self.kubeconfig = self._write_kubeconfig(directory)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # A short poll: shutdown() waits up to one poll interval, paid at the end of every test that starts a server.
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
     def __enter__(self) -> ApiServer:
         self.thread.start()

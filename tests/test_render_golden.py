@@ -15,7 +15,7 @@ import pytest
 from reconciler.report.output import objects_yaml
 
 from . import k8s_openapi
-from .conftest import REPO
+from .helpers import REPO
 from .render_helpers import render_dir
 
 GOLDEN = REPO / "tests" / "golden"

@@ -1,4 +1,4 @@
-"""reparse.py and skeleton.py: the fast paths give exactly what PyYAML gives (differential tests)."""
+"""render/yaml_subset.py and render/shapes.py: the fast paths give exactly what PyYAML gives (differential tests)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,9 @@ from hypothesis import strategies as st
 from reconciler.render import yaml_subset
 from reconciler.render.renderer import Renderer, parse, quote
 
-from .conftest import REPO
-from .manifests import NIMCACHE, NIMSERVICE, dump, variant
+from .helpers import REPO
+from .manifests import NIMCACHE, NIMSERVICE, TRICKY, dump, variant
 from .render_helpers import render_dir
-from .test_rendering import TRICKY
 
 
 def pyyaml(text: str) -> list[Any]:

@@ -1,4 +1,4 @@
-"""review.py / summary.py: `reconcile --dry-run --base REF`, the pull-request check across two commits."""
+"""pr_check.py / report/markdown.py: `reconcile --dry-run --base REF`, the pull-request check across two commits."""
 
 from __future__ import annotations
 

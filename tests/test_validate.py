@@ -1,4 +1,4 @@
-"""validation.py + rules.py: the schema and the operator's rules, one valid and one invalid case each."""
+"""validate/: the schema and the operator's rules, one valid and one invalid case each."""
 
 from __future__ import annotations
 

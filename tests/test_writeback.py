@@ -1,9 +1,8 @@
-"""lifecycle.py end to end: statuses follow the children as the job controller and kubelet move them."""
+"""cluster/writeback.py end to end: statuses follow the children as the job controller and kubelet move them."""
 
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,6 @@ from click.testing import CliRunner
 from reconciler.cli.main import main
 
 from .apiserver import ApiServer
-from .conftest import REPO
 
 
 @pytest.fixture
@@ -25,15 +23,8 @@ def api(tmp_path: Path) -> Iterator[ApiServer]:
         yield server
 
 
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    target = tmp_path / "repo"
-    shutil.copytree(REPO / "clusters" / "demo" / "nemoguard", target / "clusters" / "demo" / "nemoguard")
-    return target
-
-
-def reconcile(api: ApiServer, repo: Path) -> str:
-    result = CliRunner().invoke(main, ["--repo", str(repo), "--kubeconfig", str(api.kubeconfig)])
+def reconcile(api: ApiServer, nemoguard_repo: Path) -> str:
+    result = CliRunner().invoke(main, ["--repo", str(nemoguard_repo), "--kubeconfig", str(api.kubeconfig)])
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -99,8 +90,8 @@ def state(api: ApiServer, plural: str, name: str) -> str:
     return str(obj(api, plural, name).get("status", {}).get("state"))
 
 
-def test_a_cache_goes_from_started_to_ready_and_its_service_follows(api: ApiServer, repo: Path) -> None:
-    out = reconcile(api, repo)
+def test_a_cache_goes_from_started_to_ready_and_its_service_follows(api: ApiServer, nemoguard_repo: Path) -> None:
+    out = reconcile(api, nemoguard_repo)
     assert "► NIMCache/nemoguard/content-safety-cache status Started" in out
     assert state(api, "nimcaches", "content-safety-cache") == "Started"
     service = obj(api, "nimservices", "content-safety")["status"]
@@ -109,7 +100,7 @@ def test_a_cache_goes_from_started_to_ready_and_its_service_follows(api: ApiServ
 
     set_status(api, "jobs", "content-safety-cache-job", {"active": 1}, "batch")
     add_pod(api, "Pending", unschedulable=True)
-    reconcile(api, repo)
+    reconcile(api, nemoguard_repo)
     cache = obj(api, "nimcaches", "content-safety-cache")["status"]
     assert cache["state"] == "Pending"
     assert "Insufficient nvidia.com/gpu" in next(
@@ -117,7 +108,7 @@ def test_a_cache_goes_from_started_to_ready_and_its_service_follows(api: ApiServ
     )
 
     add_pod(api, "Running")
-    reconcile(api, repo)
+    reconcile(api, nemoguard_repo)
     assert state(api, "nimcaches", "content-safety-cache") == "InProgress"
 
     set_status(
@@ -127,21 +118,21 @@ def test_a_cache_goes_from_started_to_ready_and_its_service_follows(api: ApiServ
         {"active": 0, "succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]},
         "batch",
     )
-    reconcile(api, repo)
+    reconcile(api, nemoguard_repo)
     cache = obj(api, "nimcaches", "content-safety-cache")["status"]
     assert cache["state"] == "Ready" and cache["pvc"] == "content-safety-cache-pvc"
     assert state(api, "nimservices", "content-safety") == "NotReady"  # the Deployment has not rolled out
 
     roll_out(api)
-    reconcile(api, repo)
+    reconcile(api, nemoguard_repo)
     service = obj(api, "nimservices", "content-safety")["status"]
     assert service["state"] == "Ready"
     ip = obj(api, "services", "content-safety")["spec"]["clusterIP"]
     assert service["model"] == {"clusterEndpoint": f"{ip}:8000"}
 
 
-def test_a_failed_job_fails_the_cache_and_its_service(api: ApiServer, repo: Path) -> None:
-    reconcile(api, repo)
+def test_a_failed_job_fails_the_cache_and_its_service(api: ApiServer, nemoguard_repo: Path) -> None:
+    reconcile(api, nemoguard_repo)
     set_status(
         api,
         "jobs",
@@ -159,7 +150,7 @@ def test_a_failed_job_fails_the_cache_and_its_service(api: ApiServer, repo: Path
         },
         "batch",
     )
-    reconcile(api, repo)
+    reconcile(api, nemoguard_repo)
     assert state(api, "nimcaches", "content-safety-cache") == "Failed"
     service = obj(api, "nimservices", "content-safety")["status"]
     assert service["state"] == "Failed"
@@ -167,10 +158,10 @@ def test_a_failed_job_fails_the_cache_and_its_service(api: ApiServer, repo: Path
     assert (failed["status"], failed["reason"]) == ("True", "NIMCacheFailed")
 
 
-def test_status_is_written_only_when_it_changes(api: ApiServer, repo: Path) -> None:
-    reconcile(api, repo)
+def test_status_is_written_only_when_it_changes(api: ApiServer, nemoguard_repo: Path) -> None:
+    reconcile(api, nemoguard_repo)
     before = len(api.writes())
-    out = reconcile(api, repo)
+    out = reconcile(api, nemoguard_repo)
     assert api.writes()[before:] == [] and " status " not in out
     cache = obj(api, "nimcaches", "content-safety-cache")
     assert cache["metadata"]["generation"] == cache["status"]["observedGeneration"]
@@ -182,8 +173,8 @@ def status_command(api: ApiServer, *args: str) -> tuple[int, str]:
     return result.exit_code, result.stdout
 
 
-def test_reconcile_status_shows_every_resource_and_exits_by_state(api: ApiServer, repo: Path) -> None:
-    reconcile(api, repo)
+def test_reconcile_status_shows_every_resource_and_exits_by_state(api: ApiServer, nemoguard_repo: Path) -> None:
+    reconcile(api, nemoguard_repo)
     before = len(api.requests)
     code, out = status_command(api, "--cluster", "demo")
     assert code == 1
@@ -194,9 +185,9 @@ def test_reconcile_status_shows_every_resource_and_exits_by_state(api: ApiServer
     assert len(api.requests) - before == 3  # one LIST per kind: NIMCache, NIMService, Deployment
 
     set_status(api, "jobs", "content-safety-cache-job", {"succeeded": 1}, "batch")
-    reconcile(api, repo)  # the cache is Ready: its NIMService's Deployment is created now
+    reconcile(api, nemoguard_repo)  # the cache is Ready: its NIMService's Deployment is created now
     roll_out(api)
-    reconcile(api, repo)
+    reconcile(api, nemoguard_repo)
     code, out = status_command(api, "-o", "json")
     items = {i["name"]: i for i in json.loads(out)["items"]}
     assert code == 0
@@ -204,7 +195,7 @@ def test_reconcile_status_shows_every_resource_and_exits_by_state(api: ApiServer
     assert items["content-safety"]["endpoint"].endswith(":8000")
 
     set_status(api, "jobs", "content-safety-cache-job", {"conditions": [{"type": "Failed", "status": "True"}]}, "batch")
-    reconcile(api, repo)
+    reconcile(api, nemoguard_repo)
     assert status_command(api)[0] == 2
 
 
@@ -217,52 +208,56 @@ def delete_job(api: ApiServer) -> str:
     return str(job["metadata"]["name"])
 
 
-def test_a_ready_cache_gets_no_new_job_after_its_job_is_cleaned_up(api: ApiServer, repo: Path) -> None:
-    reconcile(api, repo)
+def test_a_ready_cache_gets_no_new_job_after_its_job_is_cleaned_up(api: ApiServer, nemoguard_repo: Path) -> None:
+    reconcile(api, nemoguard_repo)
     set_status(api, "jobs", "content-safety-cache-job", {"succeeded": 1}, "batch")
-    reconcile(api, repo)
+    reconcile(api, nemoguard_repo)
     name = delete_job(api)
-    out = reconcile(api, repo)
+    out = reconcile(api, nemoguard_repo)
     assert f"► Job/nemoguard/{name} skipped (NIMCache/nemoguard/content-safety-cache is Ready" in out
     assert ("jobs", "nemoguard", name) not in api.store.objects
     assert state(api, "nimcaches", "content-safety-cache") == "Ready"
     assert ("deployments", "nemoguard", "content-safety") in api.store.objects
 
 
-def test_a_failed_cache_is_retried_only_on_request(api: ApiServer, repo: Path) -> None:
-    reconcile(api, repo)
+def test_a_failed_cache_is_retried_only_on_request(api: ApiServer, nemoguard_repo: Path) -> None:
+    reconcile(api, nemoguard_repo)
     failed = {"conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]}
     set_status(api, "jobs", "content-safety-cache-job", failed, "batch")
-    reconcile(api, repo)
+    reconcile(api, nemoguard_repo)
     name = delete_job(api)
-    out = reconcile(api, repo)
+    out = reconcile(api, nemoguard_repo)
     assert "change its spec or run with --retry-failed" in out and ("jobs", "nemoguard", name) not in api.store.objects
-    result = CliRunner().invoke(main, ["--repo", str(repo), "--kubeconfig", str(api.kubeconfig), "--retry-failed"])
+    result = CliRunner().invoke(
+        main, ["--repo", str(nemoguard_repo), "--kubeconfig", str(api.kubeconfig), "--retry-failed"]
+    )
     assert result.exit_code == 0 and f"► Job/nemoguard/{name} created" in result.output
     set_status(api, "jobs", "content-safety-cache-job", failed, "batch")
-    reconcile(api, repo)
+    reconcile(api, nemoguard_repo)
     before = len(api.requests)
-    result = CliRunner().invoke(main, ["--repo", str(repo), "--kubeconfig", str(api.kubeconfig), "--retry-failed"])
+    result = CliRunner().invoke(
+        main, ["--repo", str(nemoguard_repo), "--kubeconfig", str(api.kubeconfig), "--retry-failed"]
+    )
     assert result.exit_code == 0 and f"► Job/nemoguard/{name} replaced" in result.output
     assert [r.method for r in api.requests[before:] if r.path.endswith(name)] == ["DELETE", "PATCH"]
     assert not obj(api, "jobs", "content-safety-cache-job").get("status")
 
 
-def test_a_service_waits_for_its_cache_and_that_is_not_an_error(api: ApiServer, repo: Path) -> None:
-    out = reconcile(api, repo)
+def test_a_service_waits_for_its_cache_and_that_is_not_an_error(api: ApiServer, nemoguard_repo: Path) -> None:
+    out = reconcile(api, nemoguard_repo)
     for kind in ("Deployment",):
         assert f"► {kind}/nemoguard/content-safety waiting (waiting for NIMCache content-safety-cache" in out
     assert ("deployments", "nemoguard", "content-safety") not in api.store.objects
     assert ("services", "nemoguard", "content-safety") in api.store.objects
 
 
-def run_in_background(api: ApiServer, repo: Path, *args: str) -> tuple[Any, dict[str, Any]]:
+def run_in_background(api: ApiServer, nemoguard_repo: Path, *args: str) -> tuple[Any, dict[str, Any]]:
     import threading
 
     outcome: dict[str, Any] = {}
 
     def target() -> None:
-        result = CliRunner().invoke(main, ["--repo", str(repo), "--kubeconfig", str(api.kubeconfig), *args])
+        result = CliRunner().invoke(main, ["--repo", str(nemoguard_repo), "--kubeconfig", str(api.kubeconfig), *args])
         outcome["code"], outcome["output"] = result.exit_code, result.output
 
     thread = threading.Thread(target=target)
@@ -279,8 +274,8 @@ def wait_for(condition: Any, seconds: float = 10.0) -> None:
         time.sleep(0.05)
 
 
-def test_wait_stays_until_everything_is_ready(api: ApiServer, repo: Path) -> None:
-    thread, outcome = run_in_background(api, repo, "--wait", "--timeout", "20s", "--poll-interval", "0.1s")
+def test_wait_stays_until_everything_is_ready(api: ApiServer, nemoguard_repo: Path) -> None:
+    thread, outcome = run_in_background(api, nemoguard_repo, "--wait", "--timeout", "20s", "--poll-interval", "0.1s")
     wait_for(lambda: any(k[0] == "jobs" for k in api.store.objects))
     set_status(api, "jobs", "content-safety-cache-job", {"succeeded": 1}, "batch")
     wait_for(lambda: ("deployments", "nemoguard", "content-safety") in api.store.objects)
@@ -293,20 +288,20 @@ def test_wait_stays_until_everything_is_ready(api: ApiServer, repo: Path) -> Non
     assert "holderIdentity" not in lease["spec"]
 
 
-def test_wait_fails_fast_on_a_failed_cache(api: ApiServer, repo: Path) -> None:
-    thread, outcome = run_in_background(api, repo, "--wait", "--timeout", "20s", "--poll-interval", "0.1s")
+def test_wait_fails_fast_on_a_failed_cache(api: ApiServer, nemoguard_repo: Path) -> None:
+    thread, outcome = run_in_background(api, nemoguard_repo, "--wait", "--timeout", "20s", "--poll-interval", "0.1s")
     wait_for(lambda: any(k[0] == "jobs" for k in api.store.objects))
     set_status(api, "jobs", "content-safety-cache-job", {"conditions": [{"type": "Failed", "status": "True"}]}, "batch")
     thread.join(30)
     assert outcome["code"] == 2 and "NIMCache/nemoguard/content-safety-cache is Failed" in outcome["output"]
 
 
-def test_wait_times_out(api: ApiServer, repo: Path) -> None:
+def test_wait_times_out(api: ApiServer, nemoguard_repo: Path) -> None:
     result = CliRunner().invoke(
         main,
         [
             "--repo",
-            str(repo),
+            str(nemoguard_repo),
             "--kubeconfig",
             str(api.kubeconfig),
             "--wait",
@@ -319,16 +314,16 @@ def test_wait_times_out(api: ApiServer, repo: Path) -> None:
     assert result.exit_code == 2 and "timed out after 0.5s waiting for" in result.output
 
 
-def test_a_failed_apply_fails_the_service_status(api: ApiServer, repo: Path) -> None:
+def test_a_failed_apply_fails_the_service_status(api: ApiServer, nemoguard_repo: Path) -> None:
     from .apiserver import Fault
 
-    reconcile(api, repo)
+    reconcile(api, nemoguard_repo)
     set_status(api, "jobs", "content-safety-cache-job", {"succeeded": 1}, "batch")
     api.faults.add(Fault(method="PATCH", path="/deployments/content-safety", status=422, times=1))
-    result = CliRunner().invoke(main, ["--repo", str(repo), "--kubeconfig", str(api.kubeconfig)])
+    result = CliRunner().invoke(main, ["--repo", str(nemoguard_repo), "--kubeconfig", str(api.kubeconfig)])
     assert result.exit_code == 2
     service = obj(api, "nimservices", "content-safety")["status"]
     failed = next(c for c in service["conditions"] if c["type"] == "Failed")
     assert service["state"] == "Failed" and failed["reason"] == "DeploymentFailed"
-    reconcile(api, repo)  # the next good run heals it
+    reconcile(api, nemoguard_repo)  # the next good run heals it
     assert state(api, "nimservices", "content-safety") == "NotReady"

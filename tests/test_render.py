@@ -1,4 +1,4 @@
-"""rendering.py and the contexts: each promised field of the operator reference, asserted by name."""
+"""render/: the renderer and the per-kind contexts: each promised field of the operator reference, asserted by name."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from reconciler.errors import UsageError
 from reconciler.render.renderer import Renderer
 
-from .conftest import REPO
-from .manifests import HF_SOURCE, NIMCACHE, NIMSERVICE, dump, variant
+from .helpers import REPO
+from .manifests import HF_SOURCE, NIMCACHE, NIMSERVICE, TRICKY, dump, variant
 from .render_helpers import by_kind, container, env_of, render_dir, render_text
 
 
@@ -442,21 +442,6 @@ def test_service_monitor() -> None:
 
 
 # --- safety ---------------------------------------------------------------------------------------------------
-
-TRICKY = [
-    "x\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding",
-    "no",
-    "1.10",
-    "0755",
-    "1",
-    "{{ 7*7 }}",
-    "ok\n  finalizers: []",
-    "nvcr.io/nim/x:1 #evil",
-    'abc", "--extra", "x',
-    "{a: b}",
-    "emoji 😀 𐀀",
-    "back\\slash \\ud83d",
-]
 
 
 @pytest.mark.parametrize("value", TRICKY)

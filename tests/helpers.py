@@ -1,0 +1,93 @@
+"""Helpers shared by the test modules: the repository's data, manifests loaded as the CLI loads them, kubeconfigs,
+and the steps of a run against the API test server (each what a user or a controller does)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from click.testing import CliRunner
+
+from reconciler.cli.main import main
+from reconciler.documents import Document, load_text
+
+from .apiserver import ApiServer
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+SAMPLES = SHARED / "reference" / "nvidia-samples"
+DEMO_NAMESPACES = ("nim-service", "nemoguard", "nim-init-demo")  # what the example repo's manifests use
+
+
+def load_one(text: str, name: str = "m.yaml") -> Document:
+    docs, problems = load_text(text, name)
+    assert not problems, problems
+    assert len(docs) == 1
+    return docs[0]
+
+
+def write_kubeconfig(path: Path, server: str, context: str = "x") -> Path:
+    """A kubeconfig with one cluster, user and context (all named ``context``)."""
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": context,
+                "clusters": [{"name": context, "cluster": {"server": server}}],
+                "users": [{"name": context, "user": {"token": "t"}}],
+                "contexts": [{"name": context, "context": {"cluster": context, "user": context}}],
+            }
+        )
+    )
+    return path
+
+
+def run(api: ApiServer, repo: Path, *args: str) -> tuple[int, str]:
+    """`reconcile --repo REPO` against the test server: (exit code, output)."""
+    result = CliRunner().invoke(main, ["--repo", str(repo), "--kubeconfig", str(api.kubeconfig), *args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.output
+
+
+def install(api: ApiServer) -> None:
+    """`reconcile install-crds`, as a cluster admin does once."""
+    result = CliRunner().invoke(main, ["install-crds", "--kubeconfig", str(api.kubeconfig)])
+    assert result.exit_code == 0, result.output
+
+
+def complete_jobs(api: ApiServer) -> None:
+    """What the job controller does when every caching Job has finished."""
+    jobs = api.store.resource("batch", "v1", "jobs")
+    assert jobs is not None
+    for (_, namespace, name), job in list(api.store.objects.items()):
+        if job["kind"] == "Job":
+            body = {
+                "apiVersion": "batch/v1",
+                "kind": "Job",
+                "metadata": {"name": name, "namespace": namespace},
+                "status": {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]},
+            }
+            api.store.apply(jobs, namespace, name, body, "job-controller", True, False, "status")
+
+
+def converge(api: ApiServer, repo: Path, *args: str) -> tuple[int, str]:
+    """CRDs installed, a first run, the caches Ready, a second run: everything is deployed."""
+    install(api)
+    run(api, repo, *args)
+    complete_jobs(api)
+    return run(api, repo, *args)
+
+
+def live(api: ApiServer, kind: str, namespace: str | None = None) -> dict[str, dict[str, Any]]:
+    """Objects of a kind by name (in one namespace when given)."""
+    return {k[2]: v for k, v in api.store.objects.items() if v["kind"] == kind and namespace in (None, k[1])}
+
+
+def edit(repo: Path, name: str, change: Any) -> None:
+    """Change the YAML documents of the manifest file ``name`` in ``repo`` (``change`` edits the list)."""
+    path = next(repo.rglob(name))
+    docs = list(yaml.safe_load_all(path.read_text()))
+    change(docs)
+    path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
