@@ -19,7 +19,8 @@ import yaml
 
 from bench.generate import generate
 from reconciler import documents, pipeline
-from reconciler.plan.changes import Action, Change
+from reconciler.plan import compare
+from reconciler.plan.changes import Action
 from reconciler.render.renderer import Renderer
 from reconciler.validate.check import validate
 
@@ -36,9 +37,9 @@ def stages(root: Path) -> dict[str, float]:
     rendered = renderer.render(validated.resources, "bench", root)
     t4 = time.perf_counter()
     # the offline plan, as `reconcile --dry-run --offline` makes it: every object to be created
-    planned = pipeline.entries([Change(Action.CREATED, d.ref) for d in rendered.objects])
+    planned = pipeline.entries(compare.offline(rendered.objects).changes)
     t5 = time.perf_counter()
-    assert not validated.errors and len(planned) == len(rendered.objects)
+    assert not validated.errors and all(e.action is Action.CREATED for e in planned)
     times.update(load=t1 - t0, validate=t2 - t1, compile=t3 - t2, render=t4 - t3, plan=t5 - t4)
     times["objects"] = len(rendered.objects)
     return times

@@ -82,8 +82,8 @@ def reconcile(options: Options) -> RunReport:
     if not result.check.ok:
         return RunReport(result.cluster, result.check, Mode.OFFLINE)
     if options.kube is None:
-        changes = [Change(Action.CREATED, d.ref) for d in result.objects]  # nothing to compare with
-        return RunReport(result.cluster, result.check, Mode.OFFLINE, entries(changes), revision=revision)
+        planned = compare.offline(result.objects)
+        return RunReport(result.cluster, result.check, Mode.OFFLINE, entries(planned.changes), revision=revision)
     from reconciler.cluster import kube  # the client costs ~0.6 s to import: only runs that talk to a cluster pay it
 
     cluster = kube.Cluster(options.kube)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +14,25 @@ from click.testing import CliRunner
 from reconciler.cli.main import main
 
 from .apiserver import ApiServer, Fault
-from .helpers import complete_jobs, converge, edit, install, live, run, write_kubeconfig
+from .helpers import DEMO_NAMESPACES, REPO, complete_jobs, converge, edit, install, live, run, write_kubeconfig
 
 
-def test_install_crds_then_first_apply_creates_everything_with_owner_references(api: ApiServer, repo: Path) -> None:
+@pytest.fixture(scope="module")
+def converged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ApiServer, Path]]:
+    """One converged cluster for the tests that only read it (or run without writing): set up once per module."""
+    with pytest.MonkeyPatch.context() as env:
+        env.delenv("KUBECONFIG", raising=False)
+        env.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+        base = tmp_path_factory.mktemp("converged")
+        repo = base / "repo"
+        shutil.copytree(REPO / "clusters", repo / "clusters")
+        with ApiServer(base, namespaces=DEMO_NAMESPACES) as api:
+            code, out = converge(api, repo)
+            assert code == 0, out
+            yield api, repo
+
+
+def test_install_crds_then_first_apply_creates_everything(api: ApiServer, repo: Path) -> None:
     install(api)
     crd = live(api, "CustomResourceDefinition")["nimcaches.apps.nvidia.com"]
     assert crd["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "nim-reconciler"
@@ -26,12 +43,14 @@ def test_install_crds_then_first_apply_creates_everything_with_owner_references(
     complete_jobs(api)
     code, out = run(api, repo)
     assert code == 0 and "2 created" in out and "30 unchanged" in out
+
+
+def test_children_carry_a_controller_reference_and_every_write_is_our_server_side_apply(
+    converged: tuple[ApiServer, Path],
+) -> None:
+    api, _ = converged
     cache = live(api, "NIMCache", "nim-service")["meta-llama-3-2-1b-instruct"]
-    pvc = next(
-        v
-        for k, v in api.store.objects.items()
-        if k == ("persistentvolumeclaims", "nim-service", "meta-llama-3-2-1b-instruct-pvc")
-    )
+    pvc = live(api, "PersistentVolumeClaim", "nim-service")["meta-llama-3-2-1b-instruct-pvc"]
     assert pvc["metadata"]["ownerReferences"][0] == {
         "apiVersion": "apps.nvidia.com/v1alpha1",
         "kind": "NIMCache",
@@ -40,7 +59,7 @@ def test_install_crds_then_first_apply_creates_everything_with_owner_references(
         "controller": True,
         "blockOwnerDeletion": True,
     }
-    deployment = next(v for v in live(api, "Deployment").values() if v["metadata"]["namespace"] == "nemoguard")
+    deployment = live(api, "Deployment", "nemoguard")["content-safety"]
     assert deployment["metadata"]["ownerReferences"][0]["kind"] == "NIMService"
     assert all(
         r.query.get("fieldManager") == "nim-reconciler" and r.query.get("force") == "true"
@@ -49,8 +68,8 @@ def test_install_crds_then_first_apply_creates_everything_with_owner_references(
     )
 
 
-def test_second_run_makes_no_write_and_reports_no_change(api: ApiServer, repo: Path) -> None:
-    converge(api, repo)
+def test_second_run_makes_no_write_and_reports_no_change(converged: tuple[ApiServer, Path]) -> None:
+    api, repo = converged
     before = len(api.requests)
     code, out = run(api, repo)
     assert code == 0 and "0 created, 0 configured, 0 replaced, 0 pruned, 32 unchanged" in out
@@ -62,6 +81,7 @@ def test_second_run_makes_no_write_and_reports_no_change(api: ApiServer, repo: P
     assert len(lists) == 12 and all("nim-reconciler/cluster=demo" in r.query["labelSelector"] for r in lists)
     code, out = run(api, repo, "--dry-run")
     assert code == 0 and "0 to create, 0 to configure, 0 to prune, 32 unchanged" in out
+    assert [r for r in api.requests[before:] if r.write] == []
 
 
 def test_a_field_edited_by_hand_is_restored(api: ApiServer, repo: Path) -> None:
@@ -386,17 +406,3 @@ def test_an_autoscaled_deployment_keeps_the_replicas_its_hpa_chose(api: ApiServe
     assert code == 0 and "0 configured" in out
     assert api.writes()[before:] == []
     assert live(api, "Deployment", "nemoguard")["content-safety"]["spec"]["replicas"] == 4
-
-
-def test_a_request_that_times_out_is_retried(api: ApiServer) -> None:
-    from reconciler.cluster.kube import Cluster
-    from reconciler.kinds import BY_KIND
-    from reconciler.options import ClusterConfig
-
-    cluster = Cluster(ClusterConfig(kubeconfig=(str(api.kubeconfig),), timeout=0.3, backoff=0.01))
-    api.faults.add(Fault(method="GET", delay=1.0, times=1))
-    assert cluster.list(BY_KIND["PersistentVolumeClaim"], "x=y") == []
-    assert cluster.requests == 2  # the first timed out after 0.3 s, the second answered
-    api.faults.add(Fault(method="GET", status=503, times=10))
-    with pytest.raises(Exception, match="gave up after 6 attempts"):
-        cluster.list(BY_KIND["PersistentVolumeClaim"], "x=y")

@@ -104,3 +104,18 @@ def test_a_prune_guard_is_a_prune_blocked_event(api: ApiServer, nemoguard_repo: 
     assert code == 3
     blocked = [e for e in recorded(api) if e["reason"] == "PruneBlocked"]
     assert blocked and "content-safety-cache-pvc" in blocked[0]["message"]
+
+
+def test_an_event_that_cannot_be_recorded_does_not_fail_the_status_it_is_about(
+    api: ApiServer, nemoguard_repo: Path
+) -> None:
+    # Regression: the status write and its Event shared one error path, so a refused Event showed as
+    # "status failed" although the status had been written.
+    api.faults.add(Fault(method="POST", path="/events", status=422, times=10))
+    code, out = reconcile(api, nemoguard_repo)
+    assert code == 2  # a run that could not record what happened is not a clean run
+    cache = next(v for k, v in api.store.objects.items() if k[0] == "nimcaches")
+    assert cache["status"]["state"] == "Started"  # written, whatever became of the Event
+    assert "► NIMCache/nemoguard/content-safety-cache status Started\n" in out
+    assert "status Started (failed" not in out
+    assert "error: cannot record an event: Event/nemoguard/content-safety-cache." in out

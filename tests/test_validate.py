@@ -447,4 +447,8 @@ def test_all_problems_are_reported_at_once() -> None:
     broken = variant(
         NIMCACHE, {"spec.storage.pvc.size": DELETE, "spec.proxy": {"httpProxy": "x"}, "metadata.name": "X"}
     )
-    assert len(errors_of(broken)) >= 3
+    assert errors_of(broken) == {
+        ("pvc-size", "spec.storage.pvc.size"),
+        ("proxy-scheme", "spec.proxy.httpProxy"),
+        ("schema/pattern", "metadata.name"),
+    }

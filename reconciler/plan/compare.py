@@ -193,10 +193,12 @@ def subset(want: Any, have: Any, parent: str = "") -> bool:
             index = {h.get(key): h for h in have if isinstance(h, dict)}
             return all(w.get(key) in index and subset(w, index[w.get(key)]) for w in want)
         return len(want) == len(have) and all(subset(w, h, parent) for w, h in zip(want, have, strict=True))
+    if isinstance(want, bool) or isinstance(have, bool):  # Python's True == 1: JSON's true is not 1
+        return want is have
     if want == have:
         return True
     a, b = quantity.try_parse(want), quantity.try_parse(have)
-    return a is not None and a == b and not isinstance(want, bool)
+    return a is not None and a == b
 
 
 def project(live: Any, shape: Any) -> Any:

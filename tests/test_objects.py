@@ -1,0 +1,82 @@
+"""objects.py: the domain facts every stage shares — our labels, owners, the cache a service uses (pure)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from reconciler import objects
+from reconciler.refs import ObjRef
+
+CACHE = ObjRef("NIMCache", "ns", "c")
+
+
+@pytest.mark.parametrize(
+    ("cluster", "selector"),
+    [
+        ("prod", "app.kubernetes.io/managed-by=nim-reconciler,nim-reconciler/cluster=prod"),
+        (None, "app.kubernetes.io/managed-by=nim-reconciler"),
+    ],
+)
+def test_selector(cluster: str | None, selector: str) -> None:
+    assert objects.selector(cluster) == selector
+
+
+@pytest.mark.parametrize(
+    ("ref", "body", "owner"),
+    [
+        (CACHE, {}, CACHE),  # a custom resource owns itself
+        (ObjRef("Job", "ns", "j"), {"metadata": {"ownerReferences": [{"kind": "NIMCache", "name": "c"}]}}, CACHE),
+        (ObjRef("Job", "ns", "j"), {"metadata": {}}, None),
+        (ObjRef("Job", "ns", "j"), None, None),
+        (ObjRef("Job", "ns", "j"), {"metadata": {"ownerReferences": ["junk"]}}, None),
+    ],
+)
+def test_owner_of(ref: ObjRef, body: dict[str, Any] | None, owner: ObjRef | None) -> None:
+    assert objects.owner_of(ref, body) == owner
+
+
+def test_a_controller_reference_round_trips_through_owner_of() -> None:
+    body = {"metadata": {"ownerReferences": [objects.controller_reference(CACHE, "uid-1")]}}
+    assert objects.owner_of(ObjRef("PersistentVolumeClaim", "ns", "c-pvc"), body) == CACHE
+    assert body["metadata"]["ownerReferences"][0]["controller"] is True
+
+
+@pytest.mark.parametrize(
+    ("body", "name"),
+    [
+        ({"spec": {"storage": {"nimCache": {"name": "c"}}}}, "c"),
+        ({"spec": {"storage": {"pvc": {"name": "p"}}}}, None),
+        ({"spec": {"storage": {"nimCache": "c"}}}, None),  # malformed: never a crash
+        ({"spec": {"storage": {"nimCache": {"name": ""}}}}, None),
+        ({"spec": None}, None),
+    ],
+)
+def test_the_cache_a_service_uses(body: dict[str, Any], name: str | None) -> None:
+    assert objects.cache_name(body) == name
+    service = ObjRef("NIMService", "ns", "s")
+    assert objects.cache_of(service, body) == (ObjRef("NIMCache", "ns", name) if name else None)
+
+
+@pytest.mark.parametrize(
+    ("body", "pvc"),
+    [
+        ({"metadata": {"name": "c"}, "spec": {"storage": {"pvc": {"create": True}}}}, "c-pvc"),
+        ({"metadata": {"name": "c"}, "spec": {"storage": {"pvc": {"name": "models"}}}}, "models"),
+    ],
+)
+def test_the_pvc_a_cache_uses(body: dict[str, Any], pvc: str) -> None:
+    assert objects.pvc_name(body) == pvc
+
+
+@pytest.mark.parametrize(
+    ("labels", "ours"),
+    [
+        ({"app.kubernetes.io/managed-by": "nim-reconciler"}, True),
+        ({"app.kubernetes.io/managed-by": "Helm"}, False),
+        (None, False),
+    ],
+)
+def test_is_ours(labels: dict[str, str] | None, ours: bool) -> None:
+    assert objects.is_ours({"metadata": {"labels": labels}}) is ours

@@ -1,0 +1,182 @@
+"""plan/prune.py: every prune guard as a row of one table (pure; the HTTP scenarios are in test_apply.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from reconciler.objects import DesiredObject
+from reconciler.options import PruneOptions
+from reconciler.plan.changes import Action
+from reconciler.plan.prune import PRUNE, prune_changes
+from reconciler.refs import ObjRef, SourceLocation
+
+CACHE = ObjRef("NIMCache", "ns", "c")
+PVC = ObjRef("PersistentVolumeClaim", "ns", "c-pvc")
+JOB = ObjRef("Job", "ns", "c-job-1")
+SERVICE = ObjRef("Service", "ns", "s")
+KEPT = DesiredObject({"kind": "Service", "metadata": {"name": "other", "namespace": "ns"}}, None, SourceLocation("x"))
+
+
+def _obj(ref: ObjRef, owner: ObjRef | None = None, **extra: Any) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": ref.name, "namespace": ref.namespace}
+    if owner is not None:
+        meta["ownerReferences"] = [{"kind": owner.kind, "name": owner.name, "uid": "u"}]
+    meta |= extra.pop("meta", {})
+    return {"kind": ref.kind, "metadata": meta, **extra}
+
+
+def _decide(
+    leftover: list[ObjRef],
+    live: dict[ObjRef, dict[str, Any]],
+    options: PruneOptions,
+    failed: bool,
+    desired: tuple[DesiredObject, ...],
+) -> dict[ObjRef, tuple[Action, str]]:
+    return {c.ref: (c.action, c.reason) for c in prune_changes(leftover, live, desired, options, failed)}
+
+
+PROTECTED = _obj(SERVICE, meta={"annotations": {PRUNE: "disabled"}})
+
+
+@pytest.mark.parametrize(
+    ("rule", "leftover", "live", "options", "failed", "desired", "expected"),
+    [
+        ("plain prune", [SERVICE], {SERVICE: _obj(SERVICE)}, PruneOptions(), False, (KEPT,), {SERVICE: Action.PRUNED}),
+        (
+            "--no-prune",
+            [SERVICE],
+            {SERVICE: _obj(SERVICE)},
+            PruneOptions(enabled=False),
+            False,
+            (KEPT,),
+            {SERVICE: (Action.SKIPPED, "prune is off (--no-prune)")},
+        ),
+        (
+            "annotation prune: disabled",
+            [SERVICE],
+            {SERVICE: PROTECTED},
+            PruneOptions(),
+            False,
+            (KEPT,),
+            {SERVICE: (Action.SKIPPED, f"annotated {PRUNE}: disabled")},
+        ),
+        (
+            "a failed run prunes nothing",
+            [SERVICE],
+            {SERVICE: _obj(SERVICE)},
+            PruneOptions(),
+            True,
+            (KEPT,),
+            {SERVICE: (Action.BLOCKED, "prune guard: an earlier stage failed")},
+        ),
+        (
+            "an empty render needs --allow-empty",
+            [SERVICE],
+            {SERVICE: _obj(SERVICE)},
+            PruneOptions(),
+            False,
+            (),
+            {
+                SERVICE: (
+                    Action.BLOCKED,
+                    "prune guard: the repo renders nothing: pruning everything needs --allow-empty",
+                )
+            },
+        ),
+        (
+            "--allow-empty lets an empty render prune",
+            [SERVICE],
+            {SERVICE: _obj(SERVICE)},
+            PruneOptions(allow_empty=True),
+            False,
+            (),
+            {SERVICE: Action.PRUNED},
+        ),
+        (
+            "--max-prune",
+            [SERVICE, JOB],
+            {SERVICE: _obj(SERVICE), JOB: _obj(JOB)},
+            PruneOptions(max_prune=1),
+            False,
+            (KEPT,),
+            {
+                SERVICE: (Action.BLOCKED, "prune guard: 2 objects would be pruned, more than --max-prune 1"),
+                JOB: (Action.BLOCKED, "prune guard: 2 objects would be pruned, more than --max-prune 1"),
+            },
+        ),
+        (
+            "annotated objects do not count against --max-prune",
+            [SERVICE, JOB],
+            {SERVICE: PROTECTED, JOB: _obj(JOB)},
+            PruneOptions(max_prune=1),
+            False,
+            (KEPT,),
+            {SERVICE: Action.SKIPPED, JOB: Action.PRUNED},
+        ),
+        (
+            "a PVC whose NIMCache is still in git is kept",
+            [PVC],
+            {PVC: _obj(PVC, CACHE)},
+            PruneOptions(),
+            False,
+            (KEPT,),
+            {PVC: (Action.BLOCKED, "prune guard: a PVC (model cache) is deleted only when its NIMCache leaves git")},
+        ),
+        (
+            "a PVC without an owner is kept",
+            [PVC],
+            {PVC: _obj(PVC)},
+            PruneOptions(),
+            False,
+            (KEPT,),
+            {
+                PVC: (
+                    Action.BLOCKED,
+                    "prune guard: a PVC (model cache) is deleted only when its NIMCache leaves git (no owner",
+                )
+            },
+        ),
+        (
+            "a PVC goes with its NIMCache",
+            [PVC, CACHE],
+            {PVC: _obj(PVC, CACHE), CACHE: _obj(CACHE)},
+            PruneOptions(),
+            False,
+            (KEPT,),
+            {PVC: Action.PRUNED, CACHE: Action.PRUNED},
+        ),
+        (
+            "a running Job is pruned once it has finished",
+            [JOB],
+            {JOB: _obj(JOB, CACHE, status={"active": 1})},
+            PruneOptions(),
+            False,
+            (KEPT,),
+            {JOB: (Action.SKIPPED, "still running: pruned once it has finished")},
+        ),
+    ],
+    ids=lambda value: value if isinstance(value, str) else None,
+)
+def test_prune_guard(
+    rule: str,
+    leftover: list[ObjRef],
+    live: dict[ObjRef, dict[str, Any]],
+    options: PruneOptions,
+    failed: bool,
+    desired: tuple[DesiredObject, ...],
+    expected: dict[ObjRef, Action | tuple[Action, str]],
+) -> None:
+    decided = _decide(leftover, live, options, failed, desired)
+    assert set(decided) == set(expected), rule
+    for ref, want in expected.items():
+        action, reason = decided[ref]
+        if isinstance(want, tuple):
+            assert action is want[0] and reason.startswith(want[1]), (rule, reason)
+        else:
+            assert action is want, (rule, reason)
+
+
+def test_nothing_left_over_means_nothing_to_decide() -> None:
+    assert prune_changes([], {}, (), PruneOptions(), failed=True) == []
