@@ -21,24 +21,14 @@ import yaml
 
 from reconciler.errors import Problem, error
 from reconciler.kinds import CUSTOM_KINDS
-from reconciler.refs import ObjRef, SourceLocation, field_path
+from reconciler.refs import ObjRef, SourceLocation
+from reconciler.yaml_nodes import NULL_TAG, Bad, Builder, FieldPath, check_alias_budget
 
 if not yaml.__with_libyaml__:  # pragma: no cover - the wheels bundle libyaml
     raise ImportError("PyYAML was built without libyaml; reinstall PyYAML from a wheel")
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
-MAX_DEPTH = 64
 YAML_SUFFIXES = (".yaml", ".yml")
-
-FieldPath = tuple[str | int, ...]
-
-_STR = "tag:yaml.org,2002:str"
-_NULL = "tag:yaml.org,2002:null"
-_MERGE = "tag:yaml.org,2002:merge"
-_MAP = "tag:yaml.org,2002:map"
-_SEQ = "tag:yaml.org,2002:seq"
-# Kubernetes reads YAML through JSON: timestamps and binary stay the text that was written.
-_AS_TEXT = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:binary"}
 
 
 @dataclass(frozen=True)
@@ -61,22 +51,17 @@ class Document:
         return self.where.line
 
     def at(self, path: Sequence[str | int]) -> SourceLocation:
+        """The ``path:line`` of the field at ``path`` (of its deepest ancestor that has a line)."""
         return SourceLocation(self.where.path, self.line_of(path))
 
 
 @dataclass(frozen=True)
 class Loaded:
+    """Every document under the paths given, every problem found, and how many files were read."""
+
     documents: list[Document]
     problems: list[Problem]
     files: int
-
-
-class _Bad(Exception):
-    """A problem that ends the current document."""
-
-    def __init__(self, line: int, field_: str, message: str, rule: str) -> None:
-        super().__init__(message)
-        self.line, self.field, self.message, self.rule = line, field_, message, rule
 
 
 def find_files(paths: Sequence[Path]) -> tuple[list[Path], list[Problem]]:
@@ -115,6 +100,7 @@ def load_paths(paths: Sequence[Path]) -> Loaded:
 
 
 def load_file(path: Path) -> tuple[list[Document], list[Problem]]:
+    """The documents of one manifest file and its problems (reads the file; never raises for bad input)."""
     name = str(path)
     try:
         size = path.stat().st_size
@@ -147,7 +133,7 @@ def load_text(text: str, name: str) -> tuple[list[Document], list[Problem]]:
             doc_line = node.start_mark.line + 1
             try:
                 doc = _document(loader, node, name, may_alias)
-            except _Bad as bad:
+            except Bad as bad:
                 problems.append(error(SourceLocation(name, bad.line), bad.field, bad.message, bad.rule))
                 continue
             if doc is not None:
@@ -170,7 +156,7 @@ def load_text(text: str, name: str) -> tuple[list[Document], list[Problem]]:
 
 
 def _is_empty(node: yaml.Node) -> bool:
-    return isinstance(node, yaml.ScalarNode) and node.tag == _NULL
+    return isinstance(node, yaml.ScalarNode) and node.tag == NULL_TAG
 
 
 def _yaml_message(exc: yaml.YAMLError) -> str:
@@ -184,123 +170,11 @@ def _document(loader: yaml.CSafeLoader, node: yaml.Node, name: str, may_alias: b
     if not isinstance(node, yaml.MappingNode):
         return None
     if may_alias:
-        _check_alias_budget(node)
-    builder = _Builder(loader)
+        check_alias_budget(node)
+    builder = Builder(loader)
     body = builder.build(node, ())
     assert isinstance(body, dict)
     return Document(body, SourceLocation(name, node.start_mark.line + 1), builder.lines, builder.raw)
-
-
-def _check_alias_budget(root: yaml.Node) -> None:
-    """Reject documents whose aliases expand far beyond what was written ("billion laughs")."""
-    sizes: dict[int, int] = {}
-    active: set[int] = set()
-
-    def size(node: yaml.Node) -> int:
-        key = id(node)
-        if key in sizes:
-            return sizes[key]
-        if key in active:
-            raise _Bad(node.start_mark.line + 1, "", "recursive YAML alias", "yaml-alias")
-        active.add(key)
-        total = 1
-        if isinstance(node, yaml.MappingNode):
-            total += sum(size(k) + size(v) for k, v in node.value)
-        elif isinstance(node, yaml.SequenceNode):
-            total += sum(size(v) for v in node.value)
-        active.discard(key)
-        sizes[key] = total
-        return total
-
-    expanded = size(root)
-    if expanded > 10 * len(sizes) + 1000:
-        msg = f"YAML aliases expand {len(sizes)} nodes into {expanded}; refused (alias bomb?)"
-        raise _Bad(root.start_mark.line + 1, "", msg, "yaml-alias")
-
-
-class _Builder:
-    """Builds plain Python values from a composed node tree, recording lines as it goes."""
-
-    def __init__(self, loader: yaml.CSafeLoader) -> None:
-        self.loader = loader
-        self.lines: dict[FieldPath, int] = {}
-        self.raw: dict[FieldPath, str] = {}
-
-    def build(self, node: yaml.Node, path: FieldPath) -> Any:
-        if len(path) > MAX_DEPTH:
-            raise _Bad(node.start_mark.line + 1, _dotted(path), f"nesting deeper than {MAX_DEPTH} levels", "yaml-depth")
-        if isinstance(node, yaml.MappingNode):
-            if node.tag != _MAP:
-                raise self._tag(node, path)
-            return self._mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
-            if node.tag != _SEQ:
-                raise self._tag(node, path)
-            out = []
-            for i, item in enumerate(node.value):
-                self.lines[(*path, i)] = item.start_mark.line + 1
-                out.append(self.build(item, (*path, i)))
-            return out
-        return self._scalar(node, path)
-
-    def _scalar(self, node: yaml.Node, path: FieldPath) -> Any:
-        tag = node.tag
-        if tag == _STR:
-            return node.value
-        if tag in _AS_TEXT:
-            return node.value
-        if not tag.startswith("tag:yaml.org,2002:") or tag in (_MERGE, "tag:yaml.org,2002:value"):
-            raise self._tag(node, path)
-        value = self.loader.construct_object(node)
-        if value is not None:
-            self.raw[path] = node.value
-        return value
-
-    def _mapping(self, node: yaml.MappingNode, path: FieldPath) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        seen: dict[str, int] = {}
-        merged: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            key_line = key_node.start_mark.line + 1
-            if key_node.tag == _MERGE:
-                merged.update(self._merge(value_node, path))
-                continue
-            key = self._key(key_node, path)
-            if key in seen:
-                msg = f'duplicate key "{key}" (first at line {seen[key]}); YAML would silently keep the last one'
-                raise _Bad(key_line, _dotted((*path, key)), msg, "yaml-duplicate-key")
-            seen[key] = key_line
-            self.lines[(*path, key)] = key_line
-            value = self.build(value_node, (*path, key))
-            if value is not None:
-                out[key] = value
-        for key, value in merged.items():
-            out.setdefault(key, value)
-        return out
-
-    def _merge(self, node: yaml.Node, path: FieldPath) -> dict[str, Any]:
-        sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
-        result: dict[str, Any] = {}
-        for source in reversed(sources):
-            if not isinstance(source, yaml.MappingNode):
-                raise _Bad(source.start_mark.line + 1, _dotted(path), "a merge key (<<) needs a mapping", "yaml-merge")
-            result.update(self._mapping(source, path))
-        return result
-
-    def _key(self, node: yaml.Node, path: FieldPath) -> str:
-        if isinstance(node, yaml.ScalarNode) and node.tag in (_STR, *_AS_TEXT):
-            return str(node.value)
-        text = node.value if isinstance(node, yaml.ScalarNode) else "a collection"
-        msg = f'mapping keys must be strings; quote it: "{text}"'
-        raise _Bad(node.start_mark.line + 1, _dotted(path), msg, "yaml-key-type")
-
-    def _tag(self, node: yaml.Node, path: FieldPath) -> _Bad:
-        msg = f"YAML tag {node.tag} is not supported in manifests"
-        return _Bad(node.start_mark.line + 1, _dotted(path), msg, "yaml-tag")
-
-
-def _dotted(path: FieldPath) -> str:
-    return field_path(path)
 
 
 @dataclass(frozen=True)
@@ -314,15 +188,18 @@ class NimResource:
 
     @property
     def body(self) -> dict[str, Any]:
+        """The document as parsed."""
         return self.doc.body
 
     @property
     def spec(self) -> dict[str, Any]:
+        """``spec``, or {} when it is missing or not a mapping."""
         spec = self.doc.body.get("spec")
         return spec if isinstance(spec, dict) else {}
 
     @property
     def ref(self) -> ObjRef:
+        """``Kind/namespace/name`` of the resource."""
         return ObjRef(self.kind, self.namespace, self.name)
 
 

@@ -12,6 +12,8 @@ from reconciler.refs import SourceLocation
 
 
 class Severity(StrEnum):
+    """How much a problem matters: an error fails the check, a warning only under ``--strict``."""
+
     ERROR = "error"
     WARNING = "warning"
 
@@ -32,14 +34,17 @@ class Problem:
         return f"{self.where}:{field}{severity} {self.message}"
 
     def sort_key(self) -> tuple[str, int, str, str]:
+        """The order problems are reported in: by file, line, field, message."""
         return (self.where.path, self.where.line, self.field, self.message)
 
 
 def error(where: SourceLocation, field: str, message: str, rule: str) -> Problem:
+    """An error found in the input at ``where``."""
     return Problem(Severity.ERROR, where, field, message, rule)
 
 
 def warning(where: SourceLocation, field: str, message: str, rule: str) -> Problem:
+    """A warning about the input at ``where``."""
     return Problem(Severity.WARNING, where, field, message, rule)
 
 
@@ -62,22 +67,32 @@ class ClusterError(ReconcilerError):
 
 
 class NotFound(ClusterError):
+    """404: the object (or its kind) does not exist."""
+
     reason = "NotFound"
 
 
 class Conflict(ClusterError):
+    """409: the object exists, or changed since it was read."""
+
     reason = "Conflict"
 
 
 class Invalid(ClusterError):
+    """422: the API server refused the object as invalid."""
+
     reason = "Invalid"
 
 
 class Forbidden(ClusterError):
+    """403: RBAC does not allow the request."""
+
     reason = "Forbidden"
 
 
 class Unauthorized(ClusterError):
+    """401: the credentials were refused."""
+
     reason = "Unauthorized"
 
 

@@ -14,6 +14,8 @@ CUSTOM_KINDS = ("NIMCache", "NIMService")
 
 @dataclass(frozen=True)
 class Kind:
+    """A kind we read or write: its apiVersion, REST plural and whether it is namespaced."""
+
     kind: str
     api_version: str
     plural: str

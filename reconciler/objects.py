@@ -30,6 +30,7 @@ class DesiredObject:
 
     @property
     def ref(self) -> ObjRef:
+        """``Kind/namespace/name`` of the object."""
         meta = self.body["metadata"]
         return ObjRef(self.body["kind"], meta.get("namespace", ""), meta["name"])
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class PruneOptions:
+    """Prune flags: ``--prune/--no-prune``, ``--max-prune``, ``--allow-empty``."""
+
     enabled: bool = True
     max_prune: int = 25
     allow_empty: bool = False

@@ -101,7 +101,7 @@ def deploy_rules() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The rules of deploy/rbac.yaml: the ClusterRole's, and the state Role's (lease and record)."""
     import yaml
 
-    from tests.conftest import REPO
+    from tests.helpers import REPO
 
     docs = list(yaml.safe_load_all((REPO / "deploy" / "rbac.yaml").read_text()))
     cluster = next(d for d in docs if d["kind"] == "ClusterRole")
@@ -113,7 +113,7 @@ def namespaced_rules() -> list[dict[str, Any]]:
     """The rules of deploy/namespaced/role.yaml (a team's Role, bound in each of its namespaces)."""
     import yaml
 
-    from tests.conftest import REPO
+    from tests.helpers import REPO
 
     docs = yaml.safe_load_all((REPO / "deploy" / "namespaced" / "role.yaml").read_text())
     return list(next(d for d in docs if d["kind"] == "Role")["rules"])

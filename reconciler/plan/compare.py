@@ -132,6 +132,7 @@ def _keep_replicas(body: dict[str, Any], live: dict[str, Any]) -> dict[str, Any]
 
 
 def compare(ref: ObjRef, body: dict[str, Any], live: dict[str, Any] | None) -> Change:
+    """One object's change: created, unchanged, configured (with the diff of our fields) or blocked (why)."""
     if live is None:
         return Change(Action.CREATED, ref, diff=_diff({}, body))
     blocked = forbidden(ref, body, live)

@@ -16,6 +16,7 @@ def host(service: NimResource) -> str:
 
 
 def hpa(service: NimResource, notes: dict[str, str]) -> dict[str, Any] | None:
+    """The HorizontalPodAutoscaler context, or None unless ``scale.enabled``."""
     scale = get(service.spec, "scale") or {}
     if scale.get("enabled") is not True:
         return None
@@ -31,6 +32,7 @@ def hpa(service: NimResource, notes: dict[str, str]) -> dict[str, Any] | None:
 
 
 def ingress(service: NimResource, notes: dict[str, str]) -> dict[str, Any] | None:
+    """The Ingress context (``expose.ingress`` or ``expose.router.ingress``), or None."""
     expose = get(service.spec, "expose") or {}
     legacy = expose.get("ingress") or {}
     if legacy.get("enabled") is True:
@@ -57,6 +59,7 @@ def ingress(service: NimResource, notes: dict[str, str]) -> dict[str, Any] | Non
 
 
 def routes(service: NimResource, ports: dict[str, int], notes: dict[str, str]) -> dict[str, Any]:
+    """The Gateway API routes wanted (``http``, ``grpc``) by ``expose.router.gateway``."""
     router = get(service.spec, "expose", "router") or {}
     gateway = router.get("gateway")
     if not isinstance(gateway, dict):
@@ -75,6 +78,7 @@ def routes(service: NimResource, ports: dict[str, int], notes: dict[str, str]) -
 def monitor(
     service: NimResource, labels: dict[str, str], ports: dict[str, int], notes: dict[str, str]
 ) -> dict[str, Any] | None:
+    """The ServiceMonitor context, or None unless ``metrics.enabled``."""
     metrics = get(service.spec, "metrics") or {}
     if metrics.get("enabled") is not True:
         return None

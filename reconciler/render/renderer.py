@@ -54,6 +54,8 @@ TEMPLATES = (*NIMCACHE_TEMPLATES, *NIMSERVICE_TEMPLATES)
 
 @dataclass(frozen=True)
 class Rendered:
+    """The objects rendered, in apply order, and the problems found while rendering."""
+
     objects: list[DesiredObject]
     problems: list[Problem]
 
@@ -135,6 +137,7 @@ class Renderer:
             raise UsageError(f"template error: {exc}") from exc
 
     def render(self, resources: Sequence[NimResource], cluster: str, repo_root: Path) -> Rendered:
+        """The objects of every resource (one cluster), in apply order, and the problems found (pure)."""
         caches = {(r.namespace, r.name): r for r in resources if r.kind == "NIMCache"}
         repo_root = repo_root.resolve()
         objects: list[DesiredObject] = []

@@ -33,6 +33,7 @@ class Tokens:
         self.memo: dict[int, tuple[Any, str]] = {}
 
     def start(self) -> None:
+        """Begin collecting the values of one template render."""
         self.values = []
 
     def forget(self) -> None:
@@ -40,6 +41,7 @@ class Tokens:
         self.memo = {}
 
     def token(self, value: Any) -> str:
+        """The placeholder that stands for ``value`` in the skeleton; the value's JSON is kept for filling in."""
         assert self.values is not None
         seen = self.memo.get(id(value))
         if seen is None or seen[0] is not value:

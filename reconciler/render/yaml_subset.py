@@ -31,6 +31,7 @@ _YAML11_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~
 
 
 def documents(text: str) -> list[Any]:
+    """The documents of ``text`` in our templates' YAML subset; raises ``Unsupported`` for anything else."""
     out: list[Any] = []
     for chunk in _split(text):
         lines = [_line(raw) for raw in chunk if raw.strip() and not raw.lstrip().startswith("#")]

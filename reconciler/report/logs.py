@@ -16,6 +16,7 @@ from reconciler.report.output import counts, problem_dict
 
 
 def line(level: str, msg: str, **fields: Any) -> str:
+    """One JSON log line: ``time``, ``level``, ``msg`` and the fields given."""
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return json.dumps({"time": now, "level": level, "msg": msg, **fields}, sort_keys=False)
 

@@ -20,6 +20,7 @@ def problem_line(p: Problem) -> str:
 
 
 def summary_line(check: Check) -> str:
+    """The last line of ``validate``: resources, files, valid, invalid, errors, warnings."""
     return (
         f"Summary: {check.resources} resources found in {check.files} files - "
         f"Valid: {check.valid}, Invalid: {check.resources - check.valid}, "
@@ -28,12 +29,14 @@ def summary_line(check: Check) -> str:
 
 
 def check_text(check: Check) -> str:
+    """Every problem on a line of its own, then the summary."""
     lines = [problem_line(p) for p in check.problems]
     lines.append(summary_line(check))
     return "\n".join(lines) + "\n"
 
 
 def problem_dict(p: Problem) -> dict[str, object]:
+    """A problem as JSON: severity, file, line, field path, message, rule."""
     return {
         "severity": p.severity.value,
         "file": p.where.path,
@@ -45,6 +48,7 @@ def problem_dict(p: Problem) -> dict[str, object]:
 
 
 def check_json(check: Check) -> str:
+    """The check as one JSON document."""
     body = {
         "valid": check.ok,
         "problems": [problem_dict(p) for p in check.problems],
@@ -79,12 +83,14 @@ def github_annotation(p: Problem) -> str:
 
 
 def check_github(check: Check) -> str:
+    """Every problem as a GitHub Actions annotation, then the summary."""
     lines = [github_annotation(p) for p in check.problems]
     lines.append(summary_line(check))
     return "\n".join(lines) + "\n"
 
 
 def render_check(check: Check, fmt: Format) -> str:
+    """The check in ``fmt``."""
     if fmt is Format.JSON:
         return check_json(check)
     if fmt is Format.GITHUB:
@@ -126,6 +132,7 @@ def run_summary(run: RunReport) -> str:
 
 
 def run_text(run: RunReport) -> str:
+    """A run as text: problems, each object that changed (diffs in a dry run), errors, the summary."""
     lines = [problem_line(p) for p in run.check.problems]
     if run.check.errors:
         lines.append(summary_line(run.check))
@@ -151,6 +158,7 @@ def run_text(run: RunReport) -> str:
 
 
 def run_json(run: RunReport) -> str:
+    """A run as one JSON document."""
     body = {
         "cluster": run.cluster,
         "revision": run.revision or None,
@@ -178,6 +186,7 @@ def run_json(run: RunReport) -> str:
 
 
 def run_github(run: RunReport) -> str:
+    """A run as GitHub Actions annotations (problems, failed and blocked objects, errors), then the summary."""
     lines = [github_annotation(p) for p in run.check.problems]
     lines += [f"::error title={_escape_property(e.ref)}::{_escape_data(e.error)}" for e in run.entries if e.error]
     lines += [
@@ -191,6 +200,7 @@ def run_github(run: RunReport) -> str:
 
 
 def render_run(run: RunReport, fmt: Format) -> str:
+    """The run in ``fmt``."""
     if fmt is Format.JSON:
         return run_json(run)
     if fmt is Format.GITHUB:
@@ -204,10 +214,12 @@ def objects_yaml(bodies: Sequence[dict[str, object]]) -> str:
 
 
 def objects_json(bodies: Sequence[dict[str, object]]) -> str:
+    """The objects as one Kubernetes ``List``."""
     return json.dumps({"apiVersion": "v1", "kind": "List", "items": list(bodies)}, indent=2) + "\n"
 
 
 def status_table(rows: Sequence[Row]) -> str:
+    """``reconcile status``: a table of NIMCaches, then one of NIMServices."""
     out: list[str] = []
     for kind in CUSTOM_KINDS:
         chosen = [r for r in rows if r.kind == kind]
@@ -222,6 +234,7 @@ def status_table(rows: Sequence[Row]) -> str:
 
 
 def status_json(rows: Sequence[Row]) -> str:
+    """``reconcile status -o json``: every row as an item."""
     items = [
         {
             "kind": r.kind,

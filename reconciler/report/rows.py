@@ -16,6 +16,7 @@ def _message(status: Mapping[str, Any]) -> str:
 
 
 def cache_row(cache: dict[str, Any], now: datetime.datetime) -> Row:
+    """A NIMCache as a status row: STATE, PVC, AGE, MESSAGE."""
     meta, status = cache["metadata"], cache.get("status") or {}
     columns = {
         "PVC": status.get("pvc", ""),
@@ -28,6 +29,7 @@ def cache_row(cache: dict[str, Any], now: datetime.datetime) -> Row:
 def service_row(
     service: dict[str, Any], deployments: Mapping[tuple[str, str], dict[str, Any]], now: datetime.datetime
 ) -> Row:
+    """A NIMService as a status row: STATE, READY (from its Deployment), ENDPOINT, CACHE, AGE."""
     meta, status = service["metadata"], service.get("status") or {}
     deployment = deployments.get((meta.get("namespace", ""), meta["name"]))
     ready = "-"

@@ -25,6 +25,7 @@ KV_CACHE_REUSE = "NIM_ENABLE_KV_CACHE_REUSE"
 
 
 def advise(resources: Sequence[NimResource]) -> list[Problem]:
+    """Best-practice warnings for the valid resources of one cluster (pure)."""
     caches = [r for r in resources if r.kind == "NIMCache"]
     services = [r for r in resources if r.kind == "NIMService"]
     out: list[Problem] = []

@@ -23,6 +23,7 @@ class Validated:
 
     @property
     def errors(self) -> list[Problem]:
+        """The problems that are errors."""
         return [p for p in self.problems if p.severity is Severity.ERROR]
 
 

@@ -59,6 +59,7 @@ Check = Callable[[Document], Iterator[Problem]]
 
 
 def err(doc: Document, path: Path, message: str, rule: str) -> Problem:
+    """An error at the field ``path`` of ``doc``, with the line of that field."""
     return error(doc.at(path), field_path(path), message, rule)
 
 
@@ -66,6 +67,7 @@ def err(doc: Document, path: Path, message: str, rule: str) -> Problem:
 
 
 def pvc_rules(doc: Document, path: Path) -> Iterator[Problem]:
+    """The operator's rules for a ``storage.pvc`` block at ``path``: size and access mode to create one, else a name."""
     pvc = get(doc.body, *path)
     if not isinstance(pvc, dict):
         return
@@ -82,6 +84,7 @@ _HOST = re.compile(r"^\.?[a-zA-Z0-9.-]+$")
 
 
 def proxy_rules(doc: Document) -> Iterator[Problem]:
+    """``spec.proxy``: http(s) URLs, and a ``noProxy`` of host names, domain suffixes, IPs and CIDRs."""
     proxy = get(doc.body, "spec", "proxy")
     if not isinstance(proxy, dict):
         return
@@ -141,4 +144,5 @@ def check_set(resources: Sequence[NimResource]) -> list[tuple[NimResource, Probl
 
 
 def location(res: NimResource, *path: str | int) -> SourceLocation:
+    """The ``path:line`` of the field at ``path`` in ``res``'s manifest."""
     return res.doc.at(path)

@@ -1,0 +1,147 @@
+"""YAML node trees to plain values, with the line of every field and the limits that keep hostile input cheap (pure).
+
+Contract: ``Builder(loader).build(node, ())`` returns the value of a composed node tree (mappings with string
+keys only, ``key: null`` left out as the API server does, timestamps and binary kept as the text written) and
+fills ``lines`` / ``raw`` by field path; ``check_alias_budget`` refuses alias bombs. Both raise ``Bad`` for a
+problem that ends the document.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from reconciler.refs import field_path
+
+MAX_DEPTH = 64
+FieldPath = tuple[str | int, ...]
+
+_STR = "tag:yaml.org,2002:str"
+NULL_TAG = "tag:yaml.org,2002:null"
+_MERGE = "tag:yaml.org,2002:merge"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+# Kubernetes reads YAML through JSON: timestamps and binary stay the text that was written.
+_AS_TEXT = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:binary"}
+
+
+class Bad(Exception):
+    """A problem that ends the current document."""
+
+    def __init__(self, line: int, field_: str, message: str, rule: str) -> None:
+        super().__init__(message)
+        self.line, self.field, self.message, self.rule = line, field_, message, rule
+
+
+def check_alias_budget(root: yaml.Node) -> None:
+    """Reject documents whose aliases expand far beyond what was written ("billion laughs")."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise Bad(node.start_mark.line + 1, "", "recursive YAML alias", "yaml-alias")
+        active.add(key)
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            total += sum(size(v) for v in node.value)
+        active.discard(key)
+        sizes[key] = total
+        return total
+
+    expanded = size(root)
+    if expanded > 10 * len(sizes) + 1000:
+        msg = f"YAML aliases expand {len(sizes)} nodes into {expanded}; refused (alias bomb?)"
+        raise Bad(root.start_mark.line + 1, "", msg, "yaml-alias")
+
+
+class Builder:
+    """Builds plain Python values from a composed node tree, recording lines as it goes."""
+
+    def __init__(self, loader: yaml.CSafeLoader) -> None:
+        self.loader = loader
+        self.lines: dict[FieldPath, int] = {}
+        self.raw: dict[FieldPath, str] = {}
+
+    def build(self, node: yaml.Node, path: FieldPath) -> Any:
+        """The Python value of ``node`` at ``path``, recording the line (and raw text) of every field."""
+        if len(path) > MAX_DEPTH:
+            raise Bad(node.start_mark.line + 1, _dotted(path), f"nesting deeper than {MAX_DEPTH} levels", "yaml-depth")
+        if isinstance(node, yaml.MappingNode):
+            if node.tag != _MAP:
+                raise self._tag(node, path)
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            if node.tag != _SEQ:
+                raise self._tag(node, path)
+            out = []
+            for i, item in enumerate(node.value):
+                self.lines[(*path, i)] = item.start_mark.line + 1
+                out.append(self.build(item, (*path, i)))
+            return out
+        return self._scalar(node, path)
+
+    def _scalar(self, node: yaml.Node, path: FieldPath) -> Any:
+        tag = node.tag
+        if tag == _STR:
+            return node.value
+        if tag in _AS_TEXT:
+            return node.value
+        if not tag.startswith("tag:yaml.org,2002:") or tag in (_MERGE, "tag:yaml.org,2002:value"):
+            raise self._tag(node, path)
+        value = self.loader.construct_object(node)
+        if value is not None:
+            self.raw[path] = node.value
+        return value
+
+    def _mapping(self, node: yaml.MappingNode, path: FieldPath) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        seen: dict[str, int] = {}
+        merged: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key_line = key_node.start_mark.line + 1
+            if key_node.tag == _MERGE:
+                merged.update(self._merge(value_node, path))
+                continue
+            key = self._key(key_node, path)
+            if key in seen:
+                msg = f'duplicate key "{key}" (first at line {seen[key]}); YAML would silently keep the last one'
+                raise Bad(key_line, _dotted((*path, key)), msg, "yaml-duplicate-key")
+            seen[key] = key_line
+            self.lines[(*path, key)] = key_line
+            value = self.build(value_node, (*path, key))
+            if value is not None:
+                out[key] = value
+        for key, value in merged.items():
+            out.setdefault(key, value)
+        return out
+
+    def _merge(self, node: yaml.Node, path: FieldPath) -> dict[str, Any]:
+        sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        result: dict[str, Any] = {}
+        for source in reversed(sources):
+            if not isinstance(source, yaml.MappingNode):
+                raise Bad(source.start_mark.line + 1, _dotted(path), "a merge key (<<) needs a mapping", "yaml-merge")
+            result.update(self._mapping(source, path))
+        return result
+
+    def _key(self, node: yaml.Node, path: FieldPath) -> str:
+        if isinstance(node, yaml.ScalarNode) and node.tag in (_STR, *_AS_TEXT):
+            return str(node.value)
+        text = node.value if isinstance(node, yaml.ScalarNode) else "a collection"
+        msg = f'mapping keys must be strings; quote it: "{text}"'
+        raise Bad(node.start_mark.line + 1, _dotted(path), msg, "yaml-key-type")
+
+    def _tag(self, node: yaml.Node, path: FieldPath) -> Bad:
+        msg = f"YAML tag {node.tag} is not supported in manifests"
+        return Bad(node.start_mark.line + 1, _dotted(path), msg, "yaml-tag")
+
+
+def _dotted(path: FieldPath) -> str:
+    return field_path(path)
