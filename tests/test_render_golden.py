@@ -1,6 +1,6 @@
 """Golden files: the rendered YAML of every example and of the full-featured fixtures, byte for byte.
 
-Regenerate after a deliberate change with UPDATE_GOLDEN=1 python -m pytest tests/test_rendering_golden.py
+Regenerate after a deliberate change with UPDATE_GOLDEN=1 python -m pytest tests/test_render_golden.py
 and review the diff.
 """
 
