@@ -90,13 +90,29 @@ def redact(url: str) -> str:
 
 
 def local(path: Path) -> Checkout:
+    """A local checkout used as it is: its revision is HEAD, ``<sha>-dirty`` when the work tree differs from it."""
     if not path.exists():
         raise UsageError(f"--repo {path}: no such directory")
-    head = _run(["git", "-C", str(path), "rev-parse", "--verify", "-q", "HEAD"], check=False).stdout.strip()
-    if not head:
+    found = _run(["git", "-C", str(path), "rev-parse", "--show-prefix", "HEAD"], check=False)
+    lines = found.stdout.splitlines()
+    if found.returncode != 0 or len(lines) != 2:
         return Checkout(path, None)  # not a git work tree, or one without a commit yet
-    dirty = _run(["git", "-C", str(path), "status", "--porcelain", "--untracked-files=no"], check=False).stdout
-    return Checkout(path, head + ("-dirty" if dirty.strip() else ""), ref="HEAD")
+    prefix, head = lines
+    status = ["git", "-C", str(path), "status", "--porcelain", "-z", "--untracked-files=all", "--", "."]
+    entries = _run(status, check=False).stdout.split("\0")
+    return Checkout(path, head + ("-dirty" if any(_dirty(e, prefix) for e in entries) else ""), ref="HEAD")
+
+
+def _dirty(entry: str, prefix: str) -> bool:
+    """A status entry that makes the revision a lie: any change to a tracked file, or a file git does not track
+    under ``clusters/`` (the run applies it, but the commit does not hold it). ``prefix``: the path's place in
+    the work tree, as git names it."""
+    if not entry:
+        return False
+    if not entry.startswith("?? "):
+        return True
+    inside = entry[3:].removeprefix(prefix)
+    return inside.startswith("clusters/") or "clusters/" in f"/{prefix}"
 
 
 # --- remote checkouts --------------------------------------------------------------------------------------------

@@ -119,3 +119,10 @@ def test_an_event_that_cannot_be_recorded_does_not_fail_the_status_it_is_about(
     assert "► NIMCache/nemoguard/content-safety-cache status Started\n" in out
     assert "status Started (failed" not in out
     assert "error: cannot record an event: Event/nemoguard/content-safety-cache." in out
+
+
+def test_a_new_event_costs_one_request(api: ApiServer, nemoguard_repo: Path) -> None:
+    reconcile(api, nemoguard_repo)
+    to_events = [r for r in api.requests if "/events" in r.path]
+    assert to_events and all(r.method == "POST" and r.status == 201 for r in to_events)
+    assert len(to_events) == len(recorded(api))  # no read before a write

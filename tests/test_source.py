@@ -178,3 +178,14 @@ def test_snapshot_writes_a_revision_without_touching_the_work_tree(remote: GitRe
     assert (remote.work / DEMO).read_text() == "# changed\n"
     with pytest.raises(SourceError):
         source.snapshot(remote.work, "no-such-ref", "clusters", tmp_path / "x")
+
+
+def test_an_untracked_manifest_makes_the_revision_dirty(remote: GitRepo) -> None:
+    # Regression: the run applies an untracked manifest, so the clean HEAD SHA would name a commit without it.
+    head = git(remote.work, "rev-parse", "HEAD")
+    (remote.work / "notes.txt").write_text("not a manifest, not under clusters/\n")
+    assert source.local(remote.work).revision == head
+    cluster = (remote.work / DEMO).parent
+    (cluster / "new.yaml").write_text("kind: NIMCache\n")
+    assert source.local(remote.work).revision == head + "-dirty"
+    assert source.local(cluster).revision == head + "-dirty"  # --repo naming the cluster directory itself
