@@ -55,6 +55,18 @@ def is_ours(obj: Mapping[str, Any]) -> bool:
     return ((obj.get("metadata") or {}).get("labels") or {}).get(MANAGED_BY) == MANAGER
 
 
+def manager_of(obj: Mapping[str, Any]) -> str:
+    """Who manages an object that is not ours, for messages: its managed-by label, else the field managers that
+    wrote it (managedFields), else "an unknown manager"."""
+    meta = obj.get("metadata") or {}
+    label = (meta.get("labels") or {}).get(MANAGED_BY)
+    if isinstance(label, str) and label and label != MANAGER:
+        return label
+    managers = sorted({str(f.get("manager")) for f in meta.get("managedFields") or [] if isinstance(f, Mapping)})
+    managers = [m for m in managers if m and m not in ("None", MANAGER)]
+    return ", ".join(managers) if managers else "an unknown manager"
+
+
 def controller_reference(owner: ObjRef, uid: str) -> dict[str, Any]:
     """The controller ownerReference of a child to its custom resource (``uid`` may be '' until it exists)."""
     return {

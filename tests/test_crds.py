@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -87,3 +88,61 @@ def test_custom_resources_are_served_once_the_crds_are_applied() -> None:
         for crd in crds.definitions():
             api.store.apply(crd_res, "", crd["metadata"]["name"], crd, "nim-reconciler", True, False)
         assert api.store.resource("apps.nvidia.com", "v1alpha1", "nimcaches") is not None
+
+
+def _install(api: ApiServer, *flags: str) -> tuple[int, str]:
+    from click.testing import CliRunner
+
+    from reconciler.cli.main import main
+
+    result = CliRunner().invoke(main, ["install-crds", "--kubeconfig", str(api.kubeconfig), *flags])
+    return result.exit_code, result.output
+
+
+def _operator_crds(api: ApiServer) -> None:
+    """NVIDIA's operator installed its CRDs (its own field manager, no label of ours)."""
+    res = api.store.resource("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+    assert res is not None
+    for crd in crds.definitions():
+        body = {**crd, "metadata": {"name": crd["metadata"]["name"]}}
+        api.store.create(res, "", body, "k8s-nim-operator", False)
+
+
+def test_install_crds_creates_then_reports_unchanged_and_dry_run_says_what_would_change(tmp_path: Path) -> None:
+    with ApiServer(tmp_path) as api:
+        assert _install(api, "--dry-run") == (1, _lines("created", "created"))
+        assert api.writes() and all(r.query.get("dryRun") == "All" for r in api.writes())
+        assert _install(api) == (0, _lines("created", "created"))
+        before = len(api.writes())
+        assert _install(api) == (0, _lines("unchanged", "unchanged"))
+        assert _install(api, "--dry-run") == (0, _lines("unchanged", "unchanged"))
+        assert len(api.writes()) == before  # nothing written when nothing changed
+
+
+def test_install_crds_leaves_the_crds_of_another_manager_alone(tmp_path: Path) -> None:
+    with ApiServer(tmp_path) as api:
+        _operator_crds(api)
+        code, out = _install(api)
+        assert code == 3
+        assert "► CustomResourceDefinition/nimcaches.apps.nvidia.com blocked (installed by k8s-nim-operator" in out
+        assert api.writes() == []
+        stored = api.store.objects[("customresourcedefinitions", "", "nimcaches.apps.nvidia.com")]
+        assert "labels" not in stored["metadata"]
+
+
+def test_install_crds_adopt_takes_them_over_and_says_so(tmp_path: Path) -> None:
+    with ApiServer(tmp_path) as api:
+        _operator_crds(api)
+        code, out = _install(api, "--adopt")
+        assert code == 0, out
+        adopted = "► CustomResourceDefinition/nimservices.apps.nvidia.com configured (adopted from k8s-nim-operator)"
+        assert adopted in out
+        stored = api.store.objects[("customresourcedefinitions", "", "nimcaches.apps.nvidia.com")]
+        assert stored["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "nim-reconciler"
+
+
+def _lines(cache: str, service: str) -> str:
+    return (
+        f"► CustomResourceDefinition/nimcaches.apps.nvidia.com {cache}\n"
+        f"► CustomResourceDefinition/nimservices.apps.nvidia.com {service}\n"
+    )

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import click
 
 from reconciler.cli.flags import (
+    EXIT_BLOCKED,
     EXIT_CHANGES,
     EXIT_ERROR,
     EXIT_OK,
@@ -84,21 +85,32 @@ def doctor_command(repo: Path, cluster: str | None, kubeconfig: tuple[str, ...],
 @click.command("install-crds")
 @kubeconfig_option
 @context_option
-@click.option("--dry-run", is_flag=True, help="Send the requests with dryRun=All.")
-def install_crds(kubeconfig: tuple[str, ...], context: str | None, dry_run: bool) -> None:
-    """Apply the NIMCache and NIMService CRDs (the same as deploy/crds/) with server-side apply."""
+@click.option("--dry-run", is_flag=True, help="Send the requests with dryRun=All; exit 1 when something would change.")
+@click.option("--adopt", is_flag=True, help="Take over CRDs another manager (NVIDIA's operator, Helm …) installed.")
+def install_crds(kubeconfig: tuple[str, ...], context: str | None, dry_run: bool, adopt: bool) -> None:
+    """Apply the NIMCache and NIMService CRDs (the same as deploy/crds/) with server-side apply.
+
+    A CRD installed by another manager is left as it is (exit 3) unless --adopt. Exit 0 applied or unchanged,
+    1 changes pending (--dry-run), 2 error, 3 refused.
+    """
     from reconciler.cluster import apply, crds, kube
+    from reconciler.plan.changes import WRITES, Action
 
     config = replace(required_cluster(kubeconfig, context), agent="install-crds")
     try:
         cluster = kube.Cluster(config)
-        outcomes = apply.install_crds(cluster, crds.definitions(), dry_run=dry_run)
+        outcomes = apply.install_crds(cluster, crds.definitions(), dry_run=dry_run, adopt=adopt)
     except ReconcilerError as exc:
         fail(exc)
     for outcome in outcomes:
-        state = f"failed ({outcome.error})" if outcome.error else outcome.change.action.value
-        click.echo(f"► {outcome.change.ref} {state}")
-    sys.exit(EXIT_ERROR if any(o.error for o in outcomes) else EXIT_OK)
+        change = outcome.change
+        state = f"failed ({outcome.error})" if outcome.error else change.action.value
+        click.echo(f"► {change.ref} {state}" + (f" ({change.reason})" if change.reason and not outcome.error else ""))
+    if any(o.error for o in outcomes):
+        sys.exit(EXIT_ERROR)
+    if any(o.change.action is Action.BLOCKED for o in outcomes):
+        sys.exit(EXIT_BLOCKED)
+    sys.exit(EXIT_CHANGES if dry_run and any(o.change.action in WRITES for o in outcomes) else EXIT_OK)
 
 
 @click.command()

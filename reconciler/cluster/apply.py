@@ -17,8 +17,9 @@ from typing import Any
 from reconciler.cluster.api import ClusterApi
 from reconciler.errors import ClusterError
 from reconciler.kinds import BY_KIND, CRD, CUSTOM_KINDS, ORDER, Kind
-from reconciler.objects import owners
+from reconciler.objects import is_ours, manager_of, owners
 from reconciler.plan.changes import Action, Change, Plan
+from reconciler.plan.compare import subset
 from reconciler.refs import ObjRef
 
 
@@ -105,16 +106,34 @@ def _delete_one(api: ClusterApi, change: Change, dry_run: bool) -> Outcome:
     return Outcome(change)
 
 
-def install_crds(api: ClusterApi, crds: Sequence[dict[str, Any]], *, dry_run: bool = False) -> list[Outcome]:
-    """Server-side apply each CRD; created or configured by whether it existed."""
+def install_crds(
+    api: ClusterApi, crds: Sequence[dict[str, Any]], *, dry_run: bool = False, adopt: bool = False
+) -> list[Outcome]:
+    """Server-side apply each CRD that is missing or ours and out of date; never one another manager installed.
+
+    A CRD of another manager (NVIDIA's operator, Helm, anything without our label) is BLOCKED, naming that
+    manager, unless ``adopt``: then it is taken over and said so. One that is ours and already as generated is
+    UNCHANGED and not written.
+    """
     outcomes = []
     for crd in crds:
         ref = ObjRef("CustomResourceDefinition", "", crd["metadata"]["name"])
         existing = api.get(CRD, "", ref.name)
+        if existing is not None and not is_ours(existing) and not adopt:
+            reason = (
+                f"installed by {manager_of(existing)}, not by nim-reconciler: left as it is (--adopt takes it over)"
+            )
+            outcomes.append(Outcome(Change(Action.BLOCKED, ref, reason=reason)))
+            continue
+        if existing is not None and is_ours(existing) and subset(crd, existing):
+            outcomes.append(Outcome(Change(Action.UNCHANGED, ref)))
+            continue
         action = Action.CREATED if existing is None else Action.CONFIGURED
+        reason = f"adopted from {manager_of(existing)}" if existing is not None and not is_ours(existing) else ""
+        change = Change(action, ref, reason=reason)
         try:
             api.apply(CRD, crd, dry_run=dry_run)
-            outcomes.append(Outcome(Change(action, ref)))
+            outcomes.append(Outcome(change))
         except ClusterError as exc:
-            outcomes.append(Outcome(Change(action, ref), str(exc)))
+            outcomes.append(Outcome(change, str(exc)))
     return outcomes
