@@ -80,6 +80,7 @@ class Options:
     prune: PruneOptions = field(default_factory=PruneOptions)
     kube: ClusterConfig | None = None  # None: no cluster configured (an offline dry run)
     retry_failed: bool = False
+    adopt: bool = False  # --adopt: take over objects of the names we render that someone else made
     namespaces: tuple[str, ...] = ()  # --namespace: confined to these (a team's namespaced Role)
     revision: str | None = None  # the git revision being applied (annotated on objects, kept in the record)
     lock: LockOptions = field(default_factory=lambda: LockOptions())

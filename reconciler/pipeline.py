@@ -23,8 +23,9 @@ from reconciler.cluster.api import ClusterApi
 from reconciler.errors import ReconcilerError
 from reconciler.objects import DesiredObject
 from reconciler.options import Mode, Options
-from reconciler.plan import compare, gate
+from reconciler.plan import compare, gate, ownership
 from reconciler.plan.changes import Action, Change, Plan
+from reconciler.plan.ownership import Inventory
 from reconciler.refs import ObjRef
 from reconciler.render.renderer import Renderer
 from reconciler.report.model import Check, Entry, RunReport
@@ -51,6 +52,7 @@ class Seen:
     live: Live
     pods: dict[tuple[str, str], list[dict[str, Any]]]
     plan: Plan
+    inventory: Inventory  # what our runs created, as this look found it recorded (or rebuilt it)
 
 
 def check_paths(paths: Sequence[Path], *, strict: bool = False) -> tuple[Check, Validated]:
@@ -101,13 +103,13 @@ def _against(api: ClusterApi, options: Options, result: Render) -> RunReport:
     if problems:
         return RunReport(result.cluster, result.check, options.mode, errors=problems)
     started = time.monotonic()
-    seen = _look(api, options, result)
+    record = records.read(api, options.lock.namespace, result.cluster)
+    seen = _look(api, options, result, record.inventory)
     if options.mode is Mode.DRY_RUN:
         return RunReport(result.cluster, result.check, options.mode, entries(seen.plan.changes))
     if options.mode is Mode.SERVER_DRY_RUN:
         done = apply.execute(seen.plan, api, dry_run=True)
         return RunReport(result.cluster, result.check, options.mode, _outcomes(seen.plan, done))
-    record = records.read(api, options.lock.namespace, result.cluster)
     applied = ((ref, b["metadata"]["annotations"][compare.APPLIED]) for ref, b in seen.plan.bodies.items())
     stamps = records.digest(applied)
     unchanged = record.unchanged(options.revision, stamps)
@@ -122,29 +124,42 @@ def _against(api: ClusterApi, options: Options, result: Render) -> RunReport:
             )
             return RunReport(result.cluster, result.check, options.mode, notice=notice)
         held = got
-        seen = _look(api, options, result)  # another run may have written between our look and the lock
+        # another run may have written (objects and the record) between our look and the lock
+        record = records.read(api, options.lock.namespace, result.cluster)
+        seen = _look(api, options, result, record.inventory)
     try:
-        report = _apply(api, options, result, seen)
-        report = _wait(api, options, result, report, held)
-        report = replace(report, revision=options.revision or "", drift_check=unchanged)
-        if not unchanged or report.pending or report.failed:  # else read-only: the record already says all this
-            report = _record(api, options, record, stamps, report, time.monotonic() - started, unchanged)
+        finished = _wait(api, options, result, _apply(api, options, result, seen), held)
+        report = replace(finished.report, revision=options.revision or "", drift_check=unchanged)
+        moved = record.inventory is None or finished.inventory.uids != record.inventory.uids
+        if not unchanged or report.pending or report.failed or moved:  # else read-only: the record says all this
+            report = _record(api, options, record, finished.inventory, stamps, report, time.monotonic() - started)
     finally:
         if held is not None:
             lock.release(api, held)
     return report
 
 
-def _look(api: ClusterApi, options: Options, result: Render) -> Seen:
-    """Observe the cluster and plan against it (the health gate included)."""
+def _look(api: ClusterApi, options: Options, result: Render, inventory: Inventory | None) -> Seen:
+    """Observe the cluster and plan against it: what is ours, what is someone else's, the health gate."""
     live = observe.observe(api, result.cluster, options.namespaces)
     pods = observe.caching_pods(api, live)
-    planned = compare.plan(result.objects, live, options.prune, revision=options.revision)
-    gated = gate.gate(planned, result.objects, live, pods, _now(), retry_failed=options.retry_failed)
-    return Seen(live, pods, gated)
+    ours = inventory if inventory is not None else Inventory.bootstrap(live)
+    planned = compare.plan(result.objects, live, options.prune, revision=options.revision, inventory=ours)
+    existing = observe.existing(api, {c.ref for c in planned.of(Action.CREATED)}, live, options.namespaces)
+    claimed = ownership.claim(planned, result.objects, live, existing, ours, options.adopt)
+    gated = gate.gate(claimed, result.objects, live, pods, _now(), retry_failed=options.retry_failed)
+    return Seen(live, pods, gated, ours)
 
 
-def _apply(api: ClusterApi, options: Options, result: Render, seen: Seen) -> RunReport:
+@dataclass(frozen=True)
+class Applied:
+    """A run's report, and the inventory its writes left."""
+
+    report: RunReport
+    inventory: Inventory
+
+
+def _apply(api: ClusterApi, options: Options, result: Render, seen: Seen) -> Applied:
     """Apply the plan, write status back, record failures as Events on their custom resources."""
     done = apply.execute(seen.plan, api)
     now = _now()
@@ -155,18 +170,19 @@ def _apply(api: ClusterApi, options: Options, result: Render, seen: Seen) -> Run
     shown = _outcomes(seen.plan, done) + [
         Entry(Action.STATUS, str(o.change.ref), reason=o.change.reason, error=o.error) for o in statuses
     ]
-    return RunReport(result.cluster, result.check, options.mode, shown, errors=problems)
+    inventory = ownership.after(objects, [d.ref for d in result.objects], set(seen.plan.foreign), seen.inventory)
+    return Applied(RunReport(result.cluster, result.check, options.mode, shown, errors=problems), inventory)
 
 
-def _wait(api: ClusterApi, options: Options, result: Render, report: RunReport, held: lock.Held | None) -> RunReport:
+def _wait(api: ClusterApi, options: Options, result: Render, first: Applied, held: lock.Held | None) -> Applied:
     """--wait: look, plan and apply again every poll until every cache is Ready and every service rolled out."""
-    if options.wait is None or report.failed or report.blocked:
-        return report
-    last = [report]
+    if options.wait is None or first.report.failed or first.report.blocked:
+        return first
+    last = [first]
 
     def again() -> bool:
-        last[0] = _apply(api, options, result, _look(api, options, result))
-        return not last[0].failed
+        last[0] = _apply(api, options, result, _look(api, options, result, last[0].inventory))
+        return not last[0].report.failed
 
     def renew() -> None:
         if held is not None:
@@ -175,24 +191,24 @@ def _wait(api: ClusterApi, options: Options, result: Render, report: RunReport, 
     errors = waiting.wait(api, result.cluster, options.wait, again, renew, options.namespaces)
     if errors is None:  # a poll failed: its report says why
         return last[0]
-    return replace(report, errors=[*report.errors, *errors])
+    return replace(last[0], report=replace(first.report, errors=[*first.report.errors, *errors]))
 
 
 def _record(
     api: ClusterApi,
     options: Options,
     record: records.Record,
+    inventory: Inventory,
     stamps: str,
     report: RunReport,
     duration: float,
-    unchanged: bool,
 ) -> RunReport:
-    """Write this run's line into the revision record; a failed write is a run error, not a lost run."""
+    """Write this run's line and the inventory into the revision record; a failed write is a run error."""
     counts = {a.value: report.count(a) for a in records.RECORDED} | {"failed": report.failures}
-    outcome = _result(report, drift=unchanged and record.settled)
+    outcome = _result(report, drift=report.drift_check and record.settled)
     run = records.Run(options.revision or "", stamps, _now(), outcome, round(duration, 3), counts)
     try:
-        records.write(api, options.lock.namespace, report.cluster, record, run)
+        records.write(api, options.lock.namespace, report.cluster, record, run, inventory)
     except ReconcilerError as exc:
         return replace(report, errors=[*report.errors, f"revision record not written: {exc}"])
     return report

@@ -97,6 +97,12 @@ def _usage(message: str) -> None:
 )
 @click.option("--allow-empty", is_flag=True, help="Allow pruning everything when the repo renders nothing.")
 @click.option("--retry-failed", is_flag=True, help="Run the caching Job of a Failed NIMCache again.")
+@click.option(
+    "--adopt",
+    is_flag=True,
+    help="Take over objects of the names we render that someone else made (else they block their resource, exit "
+    '3; per resource: the annotation nim-reconciler/adopt: "true").',
+)
 @click.option("--wait", "wait", is_flag=True, help="Stay until every cache is Ready and every service rolled out.")
 @click.option("--timeout", default="30m", show_default=True, help="How long --wait waits.")
 @click.option("--poll-interval", default="5s", show_default=True, hidden=True)
@@ -216,6 +222,7 @@ def _options(flags: dict[str, object], stop: threading.Event) -> Options:
         kube=kube,
         prune=_prune(flags),
         retry_failed=bool(flags["retry_failed"]),
+        adopt=bool(flags["adopt"]),
         namespaces=tuple(str(n) for n in flags["namespaces"] or ()),  # type: ignore[attr-defined]
         wait=wait,
         lock=LockOptions(

@@ -73,6 +73,27 @@ def observe(api: ClusterApi, cluster: str, namespaces: tuple[str, ...] = ()) -> 
     return live
 
 
+def existing(
+    api: ClusterApi, wanted: set[ObjRef], live: dict[ObjRef, dict[str, Any]], namespaces: tuple[str, ...] = ()
+) -> dict[ObjRef, dict[str, Any]]:
+    """The objects of the names in ``wanted`` (what the plan would create) that exist but are not in ``live``.
+
+    One LIST per kind that has such names, without a label selector (per namespace in a confined run), so that
+    a first apply of N objects costs a dozen reads, not N: an object of someone else's is found before we
+    would write over it. Nothing is read when nothing is to be created.
+    """
+    found: dict[ObjRef, dict[str, Any]] = {}
+    missing = {ref for ref in wanted if ref not in live}
+    for kind in (k for k in ORDER if any(r.kind == k.kind for r in missing)):
+        for namespace in sorted({r.namespace for r in missing if r.kind == kind.kind}) if namespaces else ("",):
+            for obj in api.list(kind, "", namespace):
+                meta = obj["metadata"]
+                ref = ObjRef(kind.kind, meta.get("namespace", ""), meta["name"])
+                if ref in missing:
+                    found[ref] = obj
+    return found
+
+
 PODS = Kind("Pod", "v1", "pods")
 
 

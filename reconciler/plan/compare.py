@@ -21,6 +21,7 @@ from reconciler.kinds import CUSTOM_KINDS, RANK
 from reconciler.objects import DesiredObject, controller_reference, owner_of
 from reconciler.options import PruneOptions
 from reconciler.plan.changes import Action, Change, Plan
+from reconciler.plan.ownership import Inventory
 from reconciler.plan.prune import prune_changes
 from reconciler.refs import ObjRef
 
@@ -66,8 +67,10 @@ def plan(
     *,
     failed: bool = False,
     revision: str | None = None,
+    inventory: Inventory | None = None,
 ) -> Plan:
     """Compare, then decide what to prune. ``failed``: an earlier stage failed, so nothing may be pruned.
+    ``inventory``: what our runs created (None: every labelled object is ours, as in a pull-request check).
 
     ``revision`` is annotated on every object written, but left out of the comparison: a commit that changes
     one manifest rewrites that manifest's objects, not all of them.
@@ -86,7 +89,7 @@ def plan(
         bodies[item.ref] = _with_revision(body, revision) if revision else body
     wanted = {d.ref for d in desired}
     leftover = sorted((ref for ref in live if ref not in wanted), key=lambda r: (-RANK.get(r.kind, 99), r))
-    changes += prune_changes(leftover, live, desired, prune, failed)
+    changes += prune_changes(leftover, live, desired, prune, failed, inventory)
     return Plan(hold(changes, desired, live), live_known=True, bodies=bodies)
 
 

@@ -76,6 +76,8 @@ def gate(
 
 
 def _job(change: Change, cache: ObjRef, live: Mapping[ObjRef, dict[str, Any]], retry_failed: bool) -> Change:
+    if change.action is Action.BLOCKED:  # a guard or someone else's object: nothing to decide here
+        return change
     recorded = (live.get(cache) or {}).get("status") or {}
     same_job = recorded.get("job") == change.ref.name
     if change.action is Action.CREATED and same_job and recorded.get("state") == status.READY:

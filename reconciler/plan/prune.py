@@ -15,6 +15,7 @@ from reconciler.kinds import CUSTOM_KINDS
 from reconciler.objects import DesiredObject, owners
 from reconciler.options import PruneOptions
 from reconciler.plan.changes import Action, Change
+from reconciler.plan.ownership import Inventory, foreign
 from reconciler.refs import ObjRef
 
 PRUNE = "nim-reconciler/prune"  # "disabled" keeps an object whatever git says
@@ -28,8 +29,30 @@ def prune_changes(
     desired: Sequence[DesiredObject],
     options: PruneOptions,
     failed: bool,
+    inventory: Inventory | None = None,
 ) -> list[Change]:
-    """What to do with our objects that left git (``failed``: an earlier stage failed). Each guard names itself."""
+    """What to do with our objects that left git (``failed``: an earlier stage failed). Each guard names itself.
+
+    With an ``inventory``, an object that only carries our labels (not in it, or not owned by one of our custom
+    resources) is never a candidate: it is left alone and said so, and does not count against ``--max-prune``.
+    """
+    strangers: list[Change] = []
+    if inventory is not None:
+        for ref in leftover:
+            who = foreign(ref, live[ref], inventory, live)
+            if who:
+                strangers.append(Change(Action.SKIPPED, ref, reason=f"not ours, left alone: managed by {who}"))
+        leftover = [r for r in leftover if r not in {c.ref for c in strangers}]
+    return strangers + _guarded(leftover, live, desired, options, failed)
+
+
+def _guarded(
+    leftover: Sequence[ObjRef],
+    live: Mapping[ObjRef, dict[str, Any]],
+    desired: Sequence[DesiredObject],
+    options: PruneOptions,
+    failed: bool,
+) -> list[Change]:
     if not leftover:
         return []
     if not options.enabled:
