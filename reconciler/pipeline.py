@@ -23,7 +23,7 @@ from reconciler.cluster.api import ClusterApi
 from reconciler.errors import ReconcilerError
 from reconciler.objects import DesiredObject
 from reconciler.options import Mode, Options
-from reconciler.plan import compare, gate, ownership
+from reconciler.plan import compare, gate, ownership, prune
 from reconciler.plan.changes import Action, Change, Plan
 from reconciler.plan.ownership import Inventory
 from reconciler.refs import ObjRef
@@ -105,8 +105,9 @@ def _against(api: ClusterApi, options: Options, result: Render) -> RunReport:
     started = time.monotonic()
     record = records.read(api, options.lock.namespace, result.cluster)
     seen = _look(api, options, result, record.inventory)
+    warned = prune.orphans(seen.plan.changes)
     if options.mode is Mode.DRY_RUN:
-        return RunReport(result.cluster, result.check, options.mode, entries(seen.plan.changes))
+        return RunReport(result.cluster, result.check, options.mode, entries(seen.plan.changes), warnings=warned)
     if options.mode is Mode.SERVER_DRY_RUN:
         done = apply.execute(seen.plan, api, dry_run=True)
         return RunReport(result.cluster, result.check, options.mode, _outcomes(seen.plan, done))
@@ -129,7 +130,7 @@ def _against(api: ClusterApi, options: Options, result: Render) -> RunReport:
         seen = _look(api, options, result, record.inventory)
     try:
         finished = _wait(api, options, result, _apply(api, options, result, seen), held)
-        report = replace(finished.report, revision=options.revision or "", drift_check=unchanged)
+        report = replace(finished.report, revision=options.revision or "", drift_check=unchanged, warnings=warned)
         moved = record.inventory is None or finished.inventory.uids != record.inventory.uids
         if not unchanged or report.pending or report.failed or moved:  # else read-only: the record says all this
             report = _record(api, options, record, finished.inventory, stamps, report, time.monotonic() - started)

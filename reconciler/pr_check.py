@@ -19,7 +19,7 @@ from reconciler import documents, pipeline, source
 from reconciler.errors import Problem, UsageError, error
 from reconciler.objects import DesiredObject
 from reconciler.options import Mode, Options
-from reconciler.plan import compare
+from reconciler.plan import compare, prune
 from reconciler.plan.changes import Action, Change
 from reconciler.refs import ObjRef, SourceLocation
 from reconciler.report.model import Entry, RunReport
@@ -64,6 +64,7 @@ def review(options: Options, base: str) -> RunReport:
         if before.problems
         else []
     )
+    warnings += prune.orphans(planned.changes)
     return RunReport(head.cluster, check, Mode.REVIEW, entries, revision=before.revision, warnings=warnings)
 
 

@@ -100,10 +100,12 @@ def test_a_prune_guard_is_a_prune_blocked_event(api: ApiServer, nemoguard_repo: 
     docs = list(yaml.safe_load_all(path.read_text()))
     docs[0]["spec"]["storage"]["pvc"]["name"] = "renamed"
     path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
-    code, _ = reconcile(api, nemoguard_repo)
+    # the old caching Job is left over: one object to prune, above --max-prune 0
+    args = ["--repo", str(nemoguard_repo), "--kubeconfig", str(api.kubeconfig), "--max-prune", "0"]
+    code = CliRunner().invoke(main, args).exit_code
     assert code == 3
     blocked = [e for e in recorded(api) if e["reason"] == "PruneBlocked"]
-    assert blocked and "content-safety-cache-pvc" in blocked[0]["message"]
+    assert blocked and "more than --max-prune 0" in blocked[0]["message"]
 
 
 def test_an_event_that_cannot_be_recorded_does_not_fail_the_status_it_is_about(

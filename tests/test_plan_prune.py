@@ -116,13 +116,18 @@ PROTECTED = _obj(SERVICE, meta={"annotations": {PRUNE: "disabled"}})
             {SERVICE: Action.SKIPPED, JOB: Action.PRUNED},
         ),
         (
-            "a PVC whose NIMCache is still in git is kept",
+            "a PVC whose NIMCache is still in git is kept, with a warning, not blocked",
             [PVC],
             {PVC: _obj(PVC, CACHE)},
             PruneOptions(),
             False,
             (KEPT,),
-            {PVC: (Action.BLOCKED, "prune guard: a PVC (model cache) is deleted only when its NIMCache leaves git")},
+            {
+                PVC: (
+                    Action.SKIPPED,
+                    "kept: model cache no longer referenced; delete it with: kubectl delete pvc -n ns c-pvc",
+                )
+            },
         ),
         (
             "a PVC without an owner is kept",
@@ -131,12 +136,7 @@ PROTECTED = _obj(SERVICE, meta={"annotations": {PRUNE: "disabled"}})
             PruneOptions(),
             False,
             (KEPT,),
-            {
-                PVC: (
-                    Action.BLOCKED,
-                    "prune guard: a PVC (model cache) is deleted only when its NIMCache leaves git (no owner",
-                )
-            },
+            {PVC: (Action.SKIPPED, "kept: model cache no longer referenced")},
         ),
         (
             "a PVC goes with its NIMCache",

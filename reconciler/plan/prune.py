@@ -3,7 +3,8 @@
 Contract: ``prune_changes(leftover, live, desired, options, failed)`` returns one ``Change`` per leftover object:
 PRUNED, or SKIPPED / BLOCKED with the guard that kept it named in the reason. Guards, in order:
 ``--no-prune``; the ``nim-reconciler/prune: disabled`` annotation; a failed run; an empty render without
-``--allow-empty``; more candidates than ``--max-prune``; a PVC whose NIMCache is still in git; a running Job.
+``--allow-empty``; more candidates than ``--max-prune``; a PVC whose NIMCache is still in git (kept, with a
+warning: ``orphans``); a running Job.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from reconciler.plan.ownership import Inventory, foreign
 from reconciler.refs import ObjRef
 
 PRUNE = "nim-reconciler/prune"  # "disabled" keeps an object whatever git says
+ORPHANED = "kept: model cache no longer referenced"  # a PVC of a NIMCache still in git that renders another name
 
 PRUNE = "nim-reconciler/prune"
 
@@ -89,11 +91,13 @@ def _keep_reason(ref: ObjRef, obj: dict[str, Any], gone_owners: set[ObjRef]) -> 
     if ref.kind == "PersistentVolumeClaim":
         named = owners(ref.namespace, obj)
         if not named or not any(o in gone_owners for o in named):
-            names = ", ".join(str(o) for o in named) or "no owner"
-            return (
-                f"prune guard: a PVC (model cache) is deleted only when its NIMCache leaves git ({names} still "
-                "wanted); a changed render never deletes one"
-            )
+            # A changed render never deletes a model cache of hundreds of GB, and it is no reason to fail runs.
+            return f"{ORPHANED}; delete it with: kubectl delete pvc -n {ref.namespace} {ref.name}"
     if ref.kind == "Job" and (obj.get("status") or {}).get("active"):
         return "still running: pruned once it has finished"
     return ""
+
+
+def orphans(changes: Sequence[Change]) -> list[str]:
+    """The warnings of a plan's orphaned model caches: PVCs kept because their NIMCache renders another name."""
+    return [f"{c.ref}: {c.reason}" for c in changes if c.action is Action.SKIPPED and c.reason.startswith(ORPHANED)]
