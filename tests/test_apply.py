@@ -408,3 +408,29 @@ def test_an_autoscaled_deployment_keeps_the_replicas_its_hpa_chose(api: ApiServe
     assert code == 0 and "0 configured" in out
     assert api.writes()[before:] == []
     assert live(api, "Deployment", "nemoguard")["content-safety"]["spec"]["replicas"] == 4
+
+
+def test_a_job_is_not_applied_when_its_pvc_failed_in_the_same_run(api: ApiServer, repo: Path) -> None:
+    # Regression: the caching Job was created although its PVC was refused (its pod would sit Pending).
+    install(api)
+    api.faults.add(Fault(method="PATCH", path="persistentvolumeclaims/content-safety-cache-pvc", status=422))
+    code, out = run(api, repo)
+    assert code == 2
+    assert "► PersistentVolumeClaim/nemoguard/content-safety-cache-pvc failed" in out
+    job = next(line for line in out.splitlines() if line.startswith("► Job/nemoguard/content-safety-cache-job-"))
+    assert job.endswith(
+        "waiting (waiting for PersistentVolumeClaim/nemoguard/content-safety-cache-pvc: it failed in this run)"
+    )
+    assert not [r for r in api.writes() if "/namespaces/nemoguard/jobs" in r.path]
+    assert [r for r in api.writes() if "/namespaces/nim-service/jobs" in r.path]  # other caches are not held
+
+
+def test_a_deployment_is_not_applied_when_its_service_account_failed(api: ApiServer, repo: Path) -> None:
+    converge(api, repo)
+    edit(repo, "content-safety.yaml", lambda d: d[1]["spec"].update(annotations={"team": "guardrails"}))
+    api.faults.add(Fault(method="PATCH", path="serviceaccounts/content-safety", status=422))
+    code, out = run(api, repo)
+    assert code == 2
+    assert "► Deployment/nemoguard/content-safety waiting (waiting for ServiceAccount/nemoguard/content-safety" in out
+    deployment = api.store.objects[("deployments", "nemoguard", "content-safety")]
+    assert "team" not in (deployment["metadata"].get("annotations") or {})  # not written in this run

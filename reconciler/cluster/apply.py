@@ -9,7 +9,7 @@ the guards (a PVC's own rule, ``nim-reconciler/prune: disabled``) hold even agai
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
@@ -17,7 +17,7 @@ from typing import Any
 from reconciler.cluster.api import ClusterApi
 from reconciler.errors import ClusterError
 from reconciler.kinds import BY_KIND, CRD, CUSTOM_KINDS, ORDER, Kind
-from reconciler.objects import is_ours, manager_of, owners
+from reconciler.objects import cache_of, is_ours, manager_of, owner_of, owners
 from reconciler.plan.changes import Action, Change, Plan
 from reconciler.plan.compare import subset
 from reconciler.refs import ObjRef
@@ -38,6 +38,7 @@ class ChangeSet:
     """Every outcome of an ``execute``, in the order the writes were made."""
 
     outcomes: list[Outcome]
+    interrupted: bool = False  # a stop was asked for: the writes in flight finished, nothing more was sent
 
     @property
     def failed(self) -> bool:
@@ -45,35 +46,86 @@ class ChangeSet:
         return any(o.error for o in self.outcomes)
 
 
-def execute(plan: Plan, api: ClusterApi, *, dry_run: bool = False, concurrency: int = 4) -> ChangeSet:
-    """Apply the plan's writes stage by stage, then prune (see the module's contract); never raises per object."""
+INTERRUPTED = "interrupted: not written (the run was asked to stop)"
+WRITTEN = (Action.CREATED, Action.CONFIGURED, Action.REPLACED)
+# What a child needs applied in the same run before it is worth applying (kinds of the same owner).
+NEEDS = {"Job": ("PersistentVolumeClaim",), "Deployment": ("ServiceAccount", "PersistentVolumeClaim")}
+
+
+def execute(
+    plan: Plan,
+    api: ClusterApi,
+    *,
+    dry_run: bool = False,
+    concurrency: int = 4,
+    stop: Callable[[], bool] = lambda: False,
+) -> ChangeSet:
+    """Apply the plan's writes stage by stage, then prune (see the module's contract); never raises per object.
+
+    A child whose dependency failed in this run is not sent: it is WAITING on it (the Job on its PVC; the
+    Deployment on its ServiceAccount, its PVC and its NIMCache's objects). Once ``stop()`` is true, nothing more
+    is sent: what is in flight finishes, the rest is reported as not written, and nothing is pruned.
+    """
     uids = {ref: body["metadata"].get("uid", "") for ref, body in plan.bodies.items() if ref.kind in CUSTOM_KINDS}
     outcomes: list[Outcome] = []
+    failed: set[ObjRef] = set()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         for kind in ORDER:
-            stage = [
-                c
-                for c in plan.changes
-                if c.ref.kind == kind.kind and c.action in (Action.CREATED, Action.CONFIGURED, Action.REPLACED)
+            stage = [c for c in plan.changes if c.ref.kind == kind.kind and c.action in WRITTEN]
+            if stage and stop():
+                return _interrupted(plan, outcomes)
+            waiting = {c.ref: dep for c in stage if (dep := _unmet(c.ref, plan, failed))}
+            outcomes += [
+                Outcome(Change(Action.WAITING, r, reason=f"waiting for {d}: it failed in this run"))
+                for r, d in waiting.items()
             ]
+            stage = [c for c in stage if c.ref not in waiting]
             for change in stage:  # a replaced object goes first: Kubernetes does not let us patch it
                 if change.action is Action.REPLACED:
                     api.delete(kind, change.ref.namespace, change.ref.name, dry_run=dry_run)
             bodies = [_with_owner_uid(plan.bodies[c.ref], uids) for c in stage]
             results = list(
-                pool.map(lambda cb, k=kind: _apply_one(api, k, cb[0], cb[1], dry_run), zip(stage, bodies, strict=True))
+                pool.map(
+                    lambda cb, k=kind: _apply_one(api, k, cb[0], cb[1], dry_run, stop), zip(stage, bodies, strict=True)
+                )
             )
             for change, (outcome, uid) in zip(stage, results, strict=True):
                 outcomes.append(outcome)
+                if outcome.error:
+                    failed.add(change.ref)
                 if uid:
                     uids[change.ref] = uid
+            if any(o.change.reason == INTERRUPTED for o, _ in results):
+                return _interrupted(plan, outcomes)
     prunes = plan.of(Action.PRUNED)
     if any(o.error for o in outcomes):
         reason = "prune guard: an apply failed: nothing is pruned on a failed run"
         return ChangeSet(outcomes + [Outcome(replace(c, action=Action.BLOCKED, reason=reason)) for c in prunes])
     for change in sorted(prunes, key=lambda c: -[k.kind for k in ORDER].index(c.ref.kind)):
+        if stop():
+            return _interrupted(plan, outcomes)
         outcomes.append(_delete_one(api, change, dry_run))
     return ChangeSet(outcomes)
+
+
+def _interrupted(plan: Plan, outcomes: list[Outcome]) -> ChangeSet:
+    """Everything not yet sent, reported as not written."""
+    done = {o.change.ref for o in outcomes}
+    rest = [c for c in plan.changes if c.ref not in done and c.action in (*WRITTEN, Action.PRUNED)]
+    return ChangeSet(outcomes + [Outcome(Change(Action.SKIPPED, c.ref, reason=INTERRUPTED)) for c in rest], True)
+
+
+def _unmet(ref: ObjRef, plan: Plan, failed: set[ObjRef]) -> ObjRef | None:
+    """A dependency of ``ref`` that failed in this run, or None."""
+    if not failed or ref.kind not in NEEDS:
+        return None
+    owner = owner_of(ref, plan.bodies.get(ref))
+    cache = cache_of(owner, plan.bodies.get(owner) or {}) if owner is not None and owner.kind == "NIMService" else None
+    for dep in sorted(failed):
+        dep_owner = owner_of(dep, plan.bodies.get(dep))
+        if (dep.kind in NEEDS[ref.kind] and dep_owner == owner) or (cache is not None and dep_owner == cache):
+            return dep
+    return None
 
 
 def _with_owner_uid(body: dict[str, Any], uids: dict[ObjRef, str]) -> dict[str, Any]:
@@ -85,7 +137,11 @@ def _with_owner_uid(body: dict[str, Any], uids: dict[ObjRef, str]) -> dict[str, 
     return {**body, "metadata": {**body["metadata"], "ownerReferences": filled}}
 
 
-def _apply_one(api: ClusterApi, kind: Kind, change: Change, body: dict[str, Any], dry_run: bool) -> tuple[Outcome, str]:
+def _apply_one(
+    api: ClusterApi, kind: Kind, change: Change, body: dict[str, Any], dry_run: bool, stop: Callable[[], bool]
+) -> tuple[Outcome, str]:
+    if stop():  # asked to stop before this write was sent: it is not sent
+        return Outcome(Change(Action.SKIPPED, change.ref, reason=INTERRUPTED)), ""
     refs = body["metadata"].get("ownerReferences") or []
     if refs and not refs[0].get("uid"):
         return Outcome(change, f"{change.ref}: its {refs[0]['kind']} {refs[0]['name']} could not be applied"), ""
