@@ -85,3 +85,4 @@ class Options:
     revision: str | None = None  # the git revision being applied (annotated on objects, kept in the record)
     lock: LockOptions = field(default_factory=lambda: LockOptions())
     wait: WaitOptions | None = None
+    stop: threading.Event | None = None  # set on SIGTERM / SIGINT: finish the writes in flight, send no more

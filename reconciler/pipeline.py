@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -128,14 +128,23 @@ def _against(api: ClusterApi, options: Options, result: Render) -> RunReport:
         # another run may have written (objects and the record) between our look and the lock
         record = records.read(api, options.lock.namespace, result.cluster)
         seen = _look(api, options, result, record.inventory)
+    renewer = lock.Renewer(api, held).start() if held is not None else None
+
+    def stopping() -> bool:  # a signal, or a lock we could not renew: send no more writes
+        return bool(options.stop is not None and options.stop.is_set()) or bool(renewer and renewer.lost.is_set())
+
     try:
-        finished = _wait(api, options, result, _apply(api, options, result, seen), held)
+        finished = _wait(api, options, result, _apply(api, options, result, seen, stopping), stopping)
         report = replace(finished.report, revision=options.revision or "", drift_check=unchanged, warnings=warned)
+        if renewer is not None and renewer.lost.is_set():
+            report = replace(report, errors=[*report.errors, "lost the run lock (its Lease could not be renewed)"])
         moved = record.inventory is None or finished.inventory.uids != record.inventory.uids
         if not unchanged or report.pending or report.failed or moved:  # else read-only: the record says all this
             report = _record(api, options, record, finished.inventory, stamps, report, time.monotonic() - started)
     finally:
-        if held is not None:
+        if renewer is not None:
+            renewer.stop()
+        if held is not None and renewer is not None and not renewer.lost.is_set():
             lock.release(api, held)
     return report
 
@@ -160,37 +169,39 @@ class Applied:
     inventory: Inventory
 
 
-def _apply(api: ClusterApi, options: Options, result: Render, seen: Seen) -> Applied:
-    """Apply the plan, write status back, record failures as Events on their custom resources."""
-    done = apply.execute(seen.plan, api)
-    now = _now()
+def _apply(api: ClusterApi, options: Options, result: Render, seen: Seen, stopping: Callable[[], bool]) -> Applied:
+    """Apply the plan, write status back, record failures as Events on their custom resources.
+
+    Interrupted (``stopping()``): the writes in flight finish; no status, Event or prune is written after them.
+    """
+    done = apply.execute(seen.plan, api, stop=stopping)
     objects = writeback.current(seen.live, done.outcomes)
+    inventory = ownership.after(objects, [d.ref for d in result.objects], set(seen.plan.foreign), seen.inventory)
+    if done.interrupted:
+        report = RunReport(result.cluster, result.check, options.mode, _outcomes(seen.plan, done), interrupted=True)
+        return Applied(report, inventory)
+    now = _now()
     statuses = writeback.record(api, seen.plan, objects, done.outcomes, seen.pods, now)
     problems = writeback.report_failures(api, seen.plan, objects, done.outcomes, now)
     problems += [o.event_error for o in statuses if o.event_error]
     shown = _outcomes(seen.plan, done) + [
         Entry(Action.STATUS, str(o.change.ref), reason=o.change.reason, error=o.error) for o in statuses
     ]
-    inventory = ownership.after(objects, [d.ref for d in result.objects], set(seen.plan.foreign), seen.inventory)
     return Applied(RunReport(result.cluster, result.check, options.mode, shown, errors=problems), inventory)
 
 
-def _wait(api: ClusterApi, options: Options, result: Render, first: Applied, held: lock.Held | None) -> Applied:
+def _wait(api: ClusterApi, options: Options, result: Render, first: Applied, stopping: Callable[[], bool]) -> Applied:
     """--wait: look, plan and apply again every poll until every cache is Ready and every service rolled out."""
-    if options.wait is None or first.report.failed or first.report.blocked:
+    if options.wait is None or first.report.failed or first.report.blocked or first.report.interrupted:
         return first
     last = [first]
 
     def again() -> bool:
-        last[0] = _apply(api, options, result, _look(api, options, result, last[0].inventory))
-        return not last[0].report.failed
+        last[0] = _apply(api, options, result, _look(api, options, result, last[0].inventory), stopping)
+        return not (last[0].report.failed or last[0].report.interrupted)
 
-    def renew() -> None:
-        if held is not None:
-            lock.renew(api, held)
-
-    errors = waiting.wait(api, result.cluster, options.wait, again, renew, options.namespaces)
-    if errors is None:  # a poll failed: its report says why
+    errors = waiting.wait(api, result.cluster, options.wait, again, options.namespaces)
+    if errors is None:  # a poll failed or was interrupted: its report says why
         return last[0]
     return replace(last[0], report=replace(first.report, errors=[*first.report.errors, *errors]))
 
@@ -216,6 +227,8 @@ def _record(
 
 
 def _result(report: RunReport, drift: bool) -> str:
+    if report.interrupted:
+        return "interrupted"
     if report.failed:
         return "failed"
     if report.blocked:

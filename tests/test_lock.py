@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime
+import json
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -96,3 +98,36 @@ def test_two_runs_at_once_the_second_exits_0_and_writes_nothing(
     assert result.exit_code == 0 and "created" in result.output
     lease: Any = next(v for k, v in api.store.objects.items() if k[0] == "leases")
     assert "holderIdentity" not in lease["spec"]  # released at the end of the run
+
+
+def test_the_lease_is_short_and_renewed_while_a_run_holds_it(cluster: Cluster) -> None:
+    held = lock.acquire(cluster, config("run-a"))
+    assert isinstance(held, lock.Held) and held.lease["spec"]["leaseDurationSeconds"] == 60
+    first = held.lease["spec"]["renewTime"]
+    renewer = lock.Renewer(cluster, held, every=0.05).start()
+    deadline = time.monotonic() + 5
+    while held.lease["spec"]["renewTime"] == first and time.monotonic() < deadline:
+        time.sleep(0.02)
+    renewer.stop()
+    assert held.lease["spec"]["renewTime"] > first and not renewer.lost.is_set()
+
+
+def test_a_lease_that_cannot_be_renewed_is_lost(api: ApiServer, cluster: Cluster) -> None:
+    held = lock.acquire(cluster, config("run-a"))
+    assert isinstance(held, lock.Held)
+    res = api.store.resource("coordination.k8s.io", "v1", "leases")
+    assert res is not None  # another run took it over meanwhile: our next PUT is at a stale version
+    api.store.merge_patch(res, "default", "nim-reconciler-demo", {"spec": {"holderIdentity": "run-b"}}, "x", False)
+    renewer = lock.Renewer(cluster, held, every=0.02).start()
+    assert renewer.lost.wait(5)
+    renewer.stop()
+
+
+def test_a_skipped_run_says_so_in_json(api: ApiServer, cluster: Cluster, tmp_path: Path) -> None:
+    CliRunner().invoke(main, ["install-crds", "--kubeconfig", str(api.kubeconfig)])
+    repo = tmp_path / "repo"
+    shutil.copytree(REPO / "clusters" / "demo" / "nemoguard", repo / "clusters" / "demo" / "nemoguard")
+    assert isinstance(lock.acquire(cluster, config("other-host-42")), lock.Held)
+    result = CliRunner().invoke(main, ["--repo", str(repo), "--kubeconfig", str(api.kubeconfig), "-o", "json"])
+    body = json.loads(result.output)
+    assert result.exit_code == 0 and body["result"] == "skipped" and "other-host-42" in body["notice"]

@@ -85,16 +85,39 @@ def test_sigterm_while_sleeping_stops_at_once(api: ApiServer, tmp_path: Path) ->
     assert "SIGTERM received" in out and "stopped" in out and "Traceback" not in out
 
 
-def test_sigterm_during_a_run_finishes_it_and_releases_the_lock(api: ApiServer, tmp_path: Path) -> None:
+def _interrupt_mid_run(api: ApiServer, tmp_path: Path, *args: str) -> tuple[int, str]:
+    """Start a run whose first caching Job write is slow, and send SIGTERM while it is in flight."""
     install(api)
     api.faults.add(Fault(method="PATCH", path="/jobs/", delay=2.0, times=1))  # a slow write mid-run
-    process = _start(api, tmp_path, "--interval", "1h")
+    process = _start(api, tmp_path, *args)
     _wait_for(lambda: any("/persistentvolumeclaims/" in r.path and r.method == "PATCH" for r in api.requests))
     time.sleep(0.3)  # the PVCs are applied; the first caching Job's write is under way (it takes 2 s)
     process.send_signal(signal.SIGTERM)  # the run is between its first and last write
     out, _ = process.communicate(timeout=30)
-    assert process.returncode == 0, out
-    assert "Applied to cluster demo" in out and out.index("SIGTERM received") < out.index("Applied to cluster demo")
+    return process.returncode, out
+
+
+def _stopped_cleanly(api: ApiServer, out: str) -> None:
+    assert "SIGTERM received" in out and "Traceback" not in out
+    assert "interrupted: the writes in flight finished; nothing more was written" in out
+    assert "Applied to cluster demo" in out  # the summary is printed
+    assert len(live(api, "Job")) >= 1  # the write in flight was finished ...
+    assert live(api, "NIMService") == {}  # ... and nothing after it was sent
     lease = live(api, "Lease", "default")["nim-reconciler-demo"]
     assert not lease["spec"].get("holderIdentity")  # released: the next run need not wait for it to expire
-    assert len(live(api, "Job")) == 8  # one caching Job per NIMCache: the run was finished
+    assert live(api, "ConfigMap", "default")["nim-reconciler-demo"]["data"]["lastResult"] == "interrupted"
+
+
+def test_sigterm_during_a_one_shot_run_stops_after_the_writes_in_flight(api: ApiServer, tmp_path: Path) -> None:
+    # Regression: one-shot mode ignored SIGTERM (a CronJob's deadline, a node drain): exit 143, no summary, and
+    # the Lease stayed held for 5 minutes.
+    code, out = _interrupt_mid_run(api, tmp_path)
+    assert code == 143, out
+    _stopped_cleanly(api, out)
+
+
+def test_sigterm_during_a_loop_run_stops_it_the_same_way_and_exits_0(api: ApiServer, tmp_path: Path) -> None:
+    code, out = _interrupt_mid_run(api, tmp_path, "--interval", "1h")
+    assert code == 0, out  # a stop is the normal end of a loop
+    _stopped_cleanly(api, out)
+    assert "stopped" in out

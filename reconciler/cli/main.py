@@ -12,6 +12,7 @@ import signal
 import socket
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from types import FrameType
@@ -185,13 +186,18 @@ def main(ctx: click.Context, /, **flags: object) -> None:
         err=lambda line: click.echo(line, err=True),
     )
     runner = Runner(spec, options, outputs)
+    if flags["interval"] and options.mode is not Mode.APPLY:
+        _usage("--interval goes with applying runs, not --dry-run")
+    signals, restore = _on_signals(stop)
     if not flags["interval"]:
-        sys.exit(runner.once())
+        try:
+            code = runner.once()
+        finally:
+            restore()
+        # Interrupted (a CronJob's deadline, a node drain): the shell's convention, 128 + the signal.
+        sys.exit(128 + signals[0] if signals else code)
     from reconciler.cli import loop
 
-    if options.mode is not Mode.APPLY:
-        _usage("--interval goes with applying runs, not --dry-run")
-    _on_signals(stop)
     log = outputs.err if outputs.log_json is False else (lambda m: click.echo(_json_log(m)))
     sys.exit(loop.run(runner.once, loop.LoopOptions(duration(str(flags["interval"]))), stop, log))
 
@@ -223,6 +229,7 @@ def _options(flags: dict[str, object], stop: threading.Event) -> Options:
         prune=_prune(flags),
         retry_failed=bool(flags["retry_failed"]),
         adopt=bool(flags["adopt"]),
+        stop=stop,
         namespaces=tuple(str(n) for n in flags["namespaces"] or ()),  # type: ignore[attr-defined]
         wait=wait,
         lock=LockOptions(
@@ -266,17 +273,30 @@ def _review(flags: dict[str, object]) -> int:
     return exit_code(run)
 
 
-def _on_signals(stop: threading.Event) -> None:
-    """SIGTERM / SIGINT: finish the run in progress, then stop; a second one stops at once."""
+def _on_signals(stop: threading.Event) -> tuple[list[int], Callable[[], None]]:
+    """SIGTERM / SIGINT: finish the writes in flight, send no more, release the lock; a second one stops at once.
+
+    Returns the list the signals received are put in, and how to put the previous handlers back. (Signals reach
+    only the main thread: a run started from another thread, as an embedding program may, handles none.)
+    """
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        return received, lambda: None
 
     def handler(signum: int, frame: FrameType | None) -> None:
         if stop.is_set():
             raise SystemExit(128 + signum)
+        received.append(signum)
         stop.set()
-        click.echo(f"{signal.Signals(signum).name} received: stopping after the current run", err=True)
+        click.echo(f"{signal.Signals(signum).name} received: stopping after the writes in flight", err=True)
 
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+
+    def restore() -> None:
+        for number, old in previous.items():
+            signal.signal(number, old)
+
+    return received, restore
 
 
 def _json_log(message: str) -> str:

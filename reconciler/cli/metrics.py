@@ -20,7 +20,7 @@ from reconciler.errors import ReconcilerError
 from reconciler.source import redact
 
 PREFIX = "nim_reconciler"
-RESULTS = ("success", "failure", "blocked", "skipped")
+RESULTS = ("success", "failure", "blocked", "skipped", "interrupted")
 _SAMPLE = re.compile(r"^(\w+)\{(.*)\}\s+(\S+)$")
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 

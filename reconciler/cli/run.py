@@ -87,7 +87,8 @@ class Runner:
         duration = time.monotonic() - started
         self._print(run, duration)
         code = exit_code(run)
-        result = "skipped" if run.notice else {EXIT_ERROR: "failure", EXIT_BLOCKED: "blocked"}.get(code, "success")
+        result = {EXIT_ERROR: "failure", EXIT_BLOCKED: "blocked"}.get(code, "success")
+        result = run.result if run.result in ("skipped", "interrupted") else result
         self._metrics(run.cluster, result, counts(run) | {"failed": run.failures}, requests, duration)
         return code
 

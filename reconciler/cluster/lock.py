@@ -2,23 +2,28 @@
 
 Contract: ``acquire`` creates the Lease (POST: only one creator wins) or takes over one that is free or expired
 (PUT with its resourceVersion: only one updater wins); it returns a ``Held`` lock, or ``Busy`` naming the holder
-and since when. ``renew`` moves ``renewTime``; ``release`` frees the Lease for the next run.
+and since when. ``renew`` moves ``renewTime``; ``release`` frees the Lease for the next run. The Lease is short,
+as client-go's leader election keeps it: ``Renewer`` renews it every ``RENEW_EVERY`` seconds while a run holds
+it, so a run that died blocks the next for at most ``DURATION`` seconds, and a run that cannot renew knows it
+lost the lock and stops writing.
 """
 
 from __future__ import annotations
 
 import datetime
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from reconciler.cluster.api import ClusterApi
-from reconciler.errors import Conflict
+from reconciler.errors import ClusterError, Conflict
 from reconciler.kinds import Kind
 
 LEASE = Kind("Lease", "coordination.k8s.io/v1", "leases")
-DURATION = 300  # seconds: a run that dies leaves a lease others may take over after this long
+DURATION = 60  # seconds: a run that dies leaves a lease others may take over after this long
+RENEW_EVERY = 20.0  # a third of the duration: two renewals may fail before the Lease expires
 
 
 @dataclass(frozen=True)
@@ -106,11 +111,42 @@ def _try(api: ClusterApi, config: LockConfig, now: datetime.datetime) -> Held | 
         return Busy(str(held.get("holderIdentity", "another run")), str(held.get("acquireTime", "")))
 
 
+class Renewer:
+    """Renews a held Lease in the background until ``stop``; ``lost`` is set when a renewal failed."""
+
+    def __init__(self, api: ClusterApi, held: Held, every: float = RENEW_EVERY) -> None:
+        self.api, self.held, self.every = api, held, every
+        self.lost = threading.Event()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lease-renewer", daemon=True)
+
+    def start(self) -> Renewer:
+        """Begin renewing (returns self)."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop renewing and wait for the renewer, so that ``release`` writes the latest Lease."""
+        self._done.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _run(self) -> None:
+        while not self._done.wait(self.every):
+            try:
+                renew(self.api, self.held)
+            except ClusterError:  # taken over, or the API server is gone: stop writing at once
+                self.lost.set()
+                return
+
+
 def renew(api: ClusterApi, lock: Held) -> None:
+    """Move the Lease's ``renewTime`` to now (a PUT at the version we hold)."""
     spec = {**lock.lease["spec"], "renewTime": _micro(datetime.datetime.now(datetime.UTC))}
     lock.lease = api.replace(LEASE, {**lock.lease, "spec": spec})
 
 
 def release(api: ClusterApi, lock: Held) -> None:
+    """Free the Lease (holder and renewTime removed) for the next run."""
     spec = {k: v for k, v in lock.lease["spec"].items() if k not in ("holderIdentity", "renewTime")}
     lock.lease = api.replace(LEASE, {**lock.lease, "spec": spec})

@@ -42,10 +42,10 @@ def wait(
     cluster: str,
     options: WaitOptions,
     again: Callable[[], bool],
-    renew: Callable[[], None],
     namespaces: tuple[str, ...] = (),
 ) -> list[str] | None:
-    """Poll: show the states, stop on a verdict or the timeout, else renew the lock and reconcile ``again``.
+    """Poll: show the states, stop on a verdict or the timeout, else reconcile ``again`` (the lock is renewed
+    in the background meanwhile).
 
     Returns the errors that end the wait ([] when everything is Ready), or None when a poll's run failed (its
     own report says why). ``again`` returns False when its run failed.
@@ -72,6 +72,5 @@ def wait(
             return ["stopped while waiting (SIGTERM): the apply had finished"]
         if options.stop is None:
             time.sleep(pause)
-        renew()
         if not again():
             return None

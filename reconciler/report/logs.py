@@ -40,8 +40,7 @@ def run_lines(run: RunReport, duration: float) -> list[str]:
     out += [line("error", error, **base) for error in run.errors]
     if run.notice:
         out.append(line("info", run.notice, **base))
-    result = "failed" if run.failed else "blocked" if run.blocked else "ok"
-    summary: dict[str, Any] = {**base, "mode": run.mode, "result": result, "counts": counts(run)}
+    summary: dict[str, Any] = {**base, "mode": run.mode, "result": run.result, "counts": counts(run)}
     summary["requests"] = run.requests
     summary |= {"duration_seconds": round(duration, 3), "drift_check": run.drift_check}
     out.append(line("error" if run.failed else "info", "reconcile finished", **summary))

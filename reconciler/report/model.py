@@ -75,6 +75,7 @@ class RunReport:
     revision: str = ""
     drift_check: bool = False  # the revision and the rendered objects were those of the last good run
     warnings: Sequence[str] = ()
+    interrupted: bool = False  # stopped by a signal (or a lost lock): the writes in flight finished, no more sent
 
     def count(self, action: Action) -> int:
         """Entries of ``action`` that did not fail."""
@@ -89,6 +90,15 @@ class RunReport:
     def blocked(self) -> bool:
         """A safety guard held something back."""
         return any(e.action is Action.BLOCKED for e in self.entries)
+
+    @property
+    def result(self) -> str:
+        """How the run ended, for JSON output, logs and the record: ok, failed, blocked, skipped, interrupted."""
+        if self.notice:
+            return "skipped"
+        if self.interrupted:
+            return "interrupted"
+        return "failed" if self.failed else "blocked" if self.blocked else "ok"
 
     @property
     def failures(self) -> int:

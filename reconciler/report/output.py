@@ -98,6 +98,7 @@ def render_check(check: Check, fmt: Format) -> str:
     return check_text(check)
 
 
+INTERRUPTED = "interrupted: the writes in flight finished; nothing more was written (the lock is released)"
 # A pull request speaks of what it does to the base, not to a cluster.
 REVIEW_WORDS = {Action.CONFIGURED: "changed", Action.PRUNED: "deleted", Action.SKIPPED: "kept"}
 
@@ -153,6 +154,8 @@ def run_text(run: RunReport) -> str:
     if run.notice:
         lines.append(run.notice)
         return "\n".join(lines) + "\n"
+    if run.interrupted:
+        lines.append(INTERRUPTED)
     lines.append(run_summary(run))
     return "\n".join(lines) + "\n"
 
@@ -176,6 +179,7 @@ def run_json(run: RunReport) -> str:
             for e in run.entries
         ],
         "errors": list(run.errors),
+        "result": run.result,
         "notice": run.notice,
         "warnings": list(run.warnings),
         "drift_check": run.drift_check,
