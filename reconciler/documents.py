@@ -179,7 +179,7 @@ def _document(loader: yaml.CSafeLoader, node: yaml.Node, name: str, may_alias: b
 
 @dataclass(frozen=True)
 class NimResource:
-    """A NIMCache or NIMService document with a usable kind, namespace and name."""
+    """A NIMCache, NIMService or Namespace document with a usable kind, namespace ('' for a Namespace) and name."""
 
     kind: str
     namespace: str
@@ -214,7 +214,7 @@ def get(node: Any, *keys: str | int) -> Any:
 
 
 def identify(doc: Document) -> NimResource | None:
-    """The document as a NIMCache / NIMService with a usable kind, namespace and name, or None (pure)."""
+    """The document as a NIMCache / NIMService (or Namespace) with a usable kind, namespace and name, or None."""
     kind, name, namespace = (
         doc.body.get("kind"),
         get(doc.body, "metadata", "name"),
@@ -222,4 +222,6 @@ def identify(doc: Document) -> NimResource | None:
     )
     if kind in CUSTOM_KINDS and isinstance(name, str) and isinstance(namespace, str):
         return NimResource(kind, namespace, name, doc)
+    if kind == "Namespace" and isinstance(name, str):  # cluster-scoped
+        return NimResource(kind, "", name, doc)
     return None

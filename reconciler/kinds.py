@@ -10,6 +10,8 @@ from dataclasses import dataclass
 API_VERSION = "apps.nvidia.com/v1alpha1"  # of NIMCache and NIMService, as NVIDIA's operator serves them
 # Our custom resources: every other kind we apply is a child of one of them.
 CUSTOM_KINDS = ("NIMCache", "NIMService")
+# What a manifest may declare: our custom resources, and the Namespaces they go in.
+MANIFEST_KINDS = (*CUSTOM_KINDS, "Namespace")
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,9 @@ class Kind:
         return f"{root}{scope}/{self.plural}" + (f"/{name}" if name else "")
 
 
+NAMESPACE = Kind("Namespace", "v1", "namespaces", namespaced=False)
 ORDER: tuple[Kind, ...] = (
+    NAMESPACE,  # declared in clusters/<cluster>/: before everything that goes in it
     Kind("NIMCache", API_VERSION, "nimcaches"),
     Kind("PersistentVolumeClaim", "v1", "persistentvolumeclaims"),
     Kind("Job", "batch/v1", "jobs"),
@@ -44,7 +48,6 @@ ORDER: tuple[Kind, ...] = (
 )
 BY_KIND = {k.kind: k for k in ORDER}
 RANK = {k.kind: i for i, k in enumerate(ORDER)}
-NAMESPACE = Kind("Namespace", "v1", "namespaces", namespaced=False)
 CRD = Kind("CustomResourceDefinition", "apiextensions.k8s.io/v1", "customresourcedefinitions", namespaced=False)
 # Kinds served by CRDs of other projects: their CRDs must exist before we can apply them.
 FOREIGN_CRDS = {

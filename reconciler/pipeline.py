@@ -98,8 +98,7 @@ def reconcile(options: Options) -> RunReport:
 
 
 def _against(api: ClusterApi, options: Options, result: Render) -> RunReport:
-    kinds, namespaces = {o.ref.kind for o in result.objects}, {o.ref.namespace for o in result.objects}
-    problems = observe.preflight(api, kinds, namespaces, options.namespaces)
+    problems = observe.preflight(api, result.objects, options.namespaces)
     if problems:
         return RunReport(result.cluster, result.check, options.mode, errors=problems)
     started = time.monotonic()

@@ -78,7 +78,7 @@ def test_second_run_makes_no_write_and_reports_no_change(converged: tuple[ApiSer
     assert [r for r in second if r.write] == []
     assert len(second) <= 20  # CRD checks + one LIST per kind, whatever the number of objects
     lists = [r for r in second if r.method == "GET" and "labelSelector" in r.query]
-    assert len(lists) == 12 and all("nim-reconciler/cluster=demo" in r.query["labelSelector"] for r in lists)
+    assert len(lists) == 13 and all("nim-reconciler/cluster=demo" in r.query["labelSelector"] for r in lists)
     code, out = run(api, repo, "--dry-run")
     assert code == 0 and "0 to create, 0 to configure, 0 to prune, 32 unchanged" in out
     assert [r for r in api.requests[before:] if r.write] == []

@@ -71,3 +71,8 @@ def test_non_editable_install_validates_from_another_directory(tmp_path: Path) -
     assert "Errors: 0" in result.stdout
     located = result.stderr.strip().splitlines()[-1]
     assert located.startswith(str(site)), located  # the installed copy, not the source tree
+    # Every shipped template is in the package: rendering the example repo needs all of them compiled.
+    render = script.replace(f"'validate', {str(REPO / 'clusters')!r}", f"'render', {str(REPO)!r}")
+    rendered = subprocess.run([str(python), "-c", render], cwd=work, capture_output=True, text=True)
+    assert rendered.returncode == 0, rendered.stderr
+    assert rendered.stdout.count("\nkind: Deployment\n") == 2

@@ -51,4 +51,4 @@ def test_apply_order_puts_owners_before_their_children() -> None:
     order = [k.kind for k in ORDER]
     assert order.index("NIMCache") < order.index("PersistentVolumeClaim") < order.index("Job")
     assert order.index("NIMService") < order.index("Deployment") < order.index("HorizontalPodAutoscaler")
-    assert RANK["NIMCache"] == 0
+    assert order[0] == "Namespace" and RANK["NIMCache"] == 1

@@ -7,22 +7,32 @@ per kind (and namespace), never one GET per object.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from reconciler.cluster.api import ClusterApi
 from reconciler.kinds import BY_KIND, CRD, FOREIGN_CRDS, NAMESPACE, ORDER, OUR_CRDS, Kind
-from reconciler.objects import MANAGED, is_ours, selector
+from reconciler.objects import MANAGED, DesiredObject, is_ours, selector
 from reconciler.refs import ObjRef
 
 
-def preflight(api: ClusterApi, kinds: set[str], namespaces: set[str], confined: tuple[str, ...] = ()) -> list[str]:
+def preflight(api: ClusterApi, objects: Sequence[DesiredObject], confined: tuple[str, ...] = ()) -> list[str]:
     """Problems that stop a run before anything is written: missing CRDs or namespaces, CRDs that are not ours.
 
-    ``confined`` (``--namespace``): a team's run with a namespaced Role, which may read neither CRDs nor
-    Namespaces; it asks API discovery (open to every user) instead, and keeps to its namespaces.
+    A namespace the repo declares (a Namespace manifest) counts as there: it is applied first. A missing one is
+    named with the first manifest that uses it. ``confined`` (``--namespace``): a team's run with a namespaced
+    Role, which may read neither CRDs nor Namespaces; it asks API discovery (open to every user) instead, and
+    keeps to its namespaces.
     """
+    kinds = {o.ref.kind for o in objects}
+    used: dict[str, str] = {}
+    for item in objects:
+        if item.ref.namespace:
+            used.setdefault(item.ref.namespace, str(item.source))
+    declared = {o.ref.name for o in objects if o.ref.kind == "Namespace"}
     if confined:
-        return _confined_preflight(api, kinds, namespaces, confined)
+        refused = [f"Namespace/{n}: a run confined with --namespace cannot apply Namespaces" for n in sorted(declared)]
+        return refused + _confined_preflight(api, kinds, set(used), confined)
     problems = []
     for kind, name in OUR_CRDS.items():
         crd = api.get(CRD, "", name)
@@ -44,8 +54,9 @@ def preflight(api: ClusterApi, kinds: set[str], namespaces: set[str], confined: 
             )
     existing = {n["metadata"]["name"] for n in api.list(NAMESPACE, "")}
     problems += [
-        f"namespace {ns} does not exist: create it first (nim-reconciler does not manage namespaces)"
-        for ns in sorted(namespaces - existing)
+        f"{used[ns]}: namespace {ns} does not exist: create it first, or declare it in a Namespace manifest "
+        "beside the manifests that use it"
+        for ns in sorted(set(used) - existing - declared)
     ]
     return problems
 
@@ -66,7 +77,9 @@ def _confined_preflight(api: ClusterApi, kinds: set[str], namespaces: set[str], 
 def observe(api: ClusterApi, cluster: str, namespaces: tuple[str, ...] = ()) -> dict[ObjRef, dict[str, Any]]:
     """Every object of ours in the cluster (or in ``namespaces``): one LIST per kind (and namespace), by label."""
     live: dict[ObjRef, dict[str, Any]] = {}
-    for kind, namespace in ((k, n) for k in ORDER for n in namespaces or ("",)):
+    # A confined run may not read Namespaces (and applies none)
+    kinds = [k for k in ORDER if k.namespaced or not namespaces]
+    for kind, namespace in ((k, n) for k in kinds for n in namespaces or ("",)):
         for obj in api.list(kind, selector(cluster), namespace):
             meta = obj["metadata"]
             live[ObjRef(kind.kind, meta.get("namespace", ""), meta["name"])] = obj

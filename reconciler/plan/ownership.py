@@ -5,7 +5,8 @@ a child, its controller ownerReference points to one of our custom resources. Ca
 anyone can copy labels. Contract:
 
 - ``Inventory.bootstrap(live)``: the first inventory of a cluster that has none yet (an older nim-reconciler):
-  our custom resources, and the children whose controller ownerReference names one of them by uid;
+  our custom resources and Namespaces, and the children whose controller ownerReference names one of them by
+  uid;
 - ``foreign(ref, body, inventory, live)``: '' for an object of ours, else who manages it;
 - ``claim(plan, desired, live, existing, inventory, adopt)``: a desired object that exists and is not ours blocks
   its whole custom resource (nothing of it is written) unless adopted (``--adopt`` or the manifest's
@@ -19,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from reconciler.kinds import CUSTOM_KINDS
+from reconciler.kinds import MANIFEST_KINDS
 from reconciler.objects import DesiredObject, is_ours, manager_of, owner_of
 from reconciler.plan.changes import Action, Change, Plan
 from reconciler.refs import ObjRef
@@ -43,12 +44,12 @@ class Inventory:
     @classmethod
     def bootstrap(cls, live: Objects) -> Inventory:
         """Our custom resources, and the children whose controller ownerReference names one of them by uid."""
-        roots = {ref: _uid(obj) for ref, obj in live.items() if ref.kind in CUSTOM_KINDS and is_ours(obj)}
+        roots = {ref: _uid(obj) for ref, obj in live.items() if ref.kind in MANIFEST_KINDS and is_ours(obj)}
         uids = dict(roots)
         for ref, obj in live.items():
             controller = _controller(obj)
             owner = owner_of(ref, obj)
-            if ref.kind not in CUSTOM_KINDS and controller and owner in roots and roots[owner] == controller:
+            if ref.kind not in MANIFEST_KINDS and controller and owner in roots and roots[owner] == controller:
                 uids[ref] = _uid(obj)
         return cls(uids)
 
@@ -61,7 +62,7 @@ def foreign(ref: ObjRef, body: Mapping[str, Any], inventory: Inventory, live: Ob
     if ref not in live:  # ours by label, but not selected for this cluster: another cluster's run made it
         other = ((body.get("metadata") or {}).get("labels") or {}).get(cluster_label, "?")
         return f"nim-reconciler for cluster {other}"
-    if ref.kind not in CUSTOM_KINDS:
+    if ref.kind not in MANIFEST_KINDS:  # a child: its controller must be one of our custom resources
         owner = owner_of(ref, body)
         controller = _controller(body)
         if owner is None or not controller or _uid(live.get(owner) or {}) not in ("", controller):

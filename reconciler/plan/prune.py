@@ -2,7 +2,8 @@
 
 Contract: ``prune_changes(leftover, live, desired, options, failed)`` returns one ``Change`` per leftover object:
 PRUNED, or SKIPPED / BLOCKED with the guard that kept it named in the reason. Guards, in order:
-``--no-prune``; the ``nim-reconciler/prune: disabled`` annotation; a failed run; an empty render without
+``--no-prune``; the ``nim-reconciler/prune: disabled`` annotation; a Namespace without ``nim-reconciler/prune:
+enabled``; a failed run; an empty render without
 ``--allow-empty``; more candidates than ``--max-prune``; a PVC whose NIMCache is still in git (kept, with a
 warning: ``orphans``); a running Job.
 """
@@ -60,6 +61,12 @@ def _guarded(
     if not options.enabled:
         return [Change(Action.SKIPPED, r, reason="prune is off (--no-prune)") for r in leftover]
     keep = [Change(Action.SKIPPED, r, reason=f"annotated {PRUNE}: disabled") for r in leftover if _protected(live[r])]
+    # Deleting a Namespace deletes everything in it: only one annotated for it is ever a candidate.
+    keep += [
+        Change(Action.SKIPPED, r, reason=f"a Namespace is pruned only when annotated {PRUNE}: enabled")
+        for r in leftover
+        if r.kind == "Namespace" and not _protected(live[r]) and _annotation(live[r]) != "enabled"
+    ]
     kept = {c.ref for c in keep}
     candidates = [r for r in leftover if r not in kept]
     guard = ""
@@ -84,7 +91,12 @@ def _guarded(
 
 
 def _protected(obj: dict[str, Any]) -> bool:
-    return (obj["metadata"].get("annotations") or {}).get(PRUNE) == "disabled"
+    return _annotation(obj) == "disabled"
+
+
+def _annotation(obj: dict[str, Any]) -> str | None:
+    value = (obj["metadata"].get("annotations") or {}).get(PRUNE)
+    return value if isinstance(value, str) else None
 
 
 def _keep_reason(ref: ObjRef, obj: dict[str, Any], gone_owners: set[ObjRef]) -> str:

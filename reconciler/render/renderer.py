@@ -49,7 +49,7 @@ NIMSERVICE_TEMPLATES = tuple(
         "servicemonitor",
     )
 )
-TEMPLATES = (*NIMCACHE_TEMPLATES, *NIMSERVICE_TEMPLATES)
+TEMPLATES = ("namespace.yaml.j2", *NIMCACHE_TEMPLATES, *NIMSERVICE_TEMPLATES)
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,9 @@ class Renderer:
             site = Site(cluster, _relative(res.doc.where.path, repo_root))
             self.tokens.forget()
             try:
-                if res.kind == "NIMCache":
+                if res.kind == "Namespace":
+                    objects.append(self._maker(res)("namespace.yaml.j2", _namespace(res, site), res.name, None))
+                elif res.kind == "NIMCache":
                     objects += self._cache(res, site, problems)
                 else:
                     objects += self._service(res, site, caches)
@@ -219,6 +221,15 @@ class Renderer:
         return body
 
 
+def _namespace(res: NimResource, site: Site) -> dict[str, Any]:
+    meta = res.body["metadata"]
+    return {
+        "name": res.name,
+        "labels": with_defaults(labels(site.cluster), meta.get("labels")),
+        "annotations": {**(meta.get("annotations") or {}), SOURCE_ANNOTATION: site.source},
+    }
+
+
 def _custom_resource(res: NimResource, site: Site) -> dict[str, Any]:
     meta = res.body["metadata"]
     return {
@@ -255,8 +266,8 @@ def _check(body: dict[str, Any], template: str, name: str, namespace: str) -> No
     expected = next(k for k in BY_KIND.values() if k.kind.lower() == kind)
     meta = body.get("metadata")
     found = (body.get("apiVersion"), body.get("kind"), get(meta, "name"), get(meta, "namespace"))
-    if found != (expected.api_version, expected.kind, name, namespace):
-        wanted = (expected.api_version, expected.kind, name, namespace)
+    wanted = (expected.api_version, expected.kind, name, namespace if expected.namespaced else None)
+    if found != wanted:
         raise RenderError(f"{template} rendered {found}, expected {wanted}")
 
 

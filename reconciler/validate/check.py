@@ -57,6 +57,9 @@ def check_document(doc: Document) -> list[Problem]:
     kind = doc.body["kind"]
     problems = common.check_unsupported(doc)
     problems.extend(schema.problems(doc, kind))
-    check = nimcache.check_nimcache if kind == "NIMCache" else nimservice.check_nimservice
-    problems.extend(check(doc))
+    if kind in RULES:
+        problems.extend(RULES[kind](doc))
     return problems
+
+
+RULES = {"NIMCache": nimcache.check_nimcache, "NIMService": nimservice.check_nimservice}

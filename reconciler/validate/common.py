@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 from reconciler.documents import Document, NimResource, get
 from reconciler.errors import Problem, error
-from reconciler.kinds import API_VERSION, CUSTOM_KINDS
+from reconciler.kinds import API_VERSION, CUSTOM_KINDS, MANIFEST_KINDS
 from reconciler.objects import cache_name
 from reconciler.refs import ObjRef, SourceLocation, field_path
 
@@ -24,15 +24,14 @@ def check_header(doc: Document) -> list[Problem]:
     body = doc.body
     kind, version = body.get("kind"), body.get("apiVersion")
     if kind is None:
-        return [error(doc.where, "kind", "required field is missing (NIMCache or NIMService)", "kind")]
-    if kind not in CUSTOM_KINDS:
+        return [error(doc.where, "kind", "required field is missing (NIMCache, NIMService or Namespace)", "kind")]
+    if kind not in MANIFEST_KINDS:
         shown = kind if isinstance(kind, str) else repr(kind)
-        msg = f"kind {shown} is not supported by nim-reconciler (supported kinds: NIMCache, NIMService)"
+        msg = f"kind {shown} is not supported by nim-reconciler (supported kinds: NIMCache, NIMService, Namespace)"
         return [error(doc.at(("kind",)), "kind", msg, "kind-not-supported")]
-    if version != API_VERSION:
-        msg = (
-            f"apiVersion must be {API_VERSION} for {kind}, not {version!r}" if version else "required field is missing"
-        )
+    wanted = API_VERSION if kind in CUSTOM_KINDS else "v1"
+    if version != wanted:
+        msg = f"apiVersion must be {wanted} for {kind}, not {version!r}" if version else "required field is missing"
         return [error(doc.at(("apiVersion",)), "apiVersion", msg, "api-version")]
     return []
 

@@ -23,7 +23,11 @@ from reconciler.refs import field_path
 if TYPE_CHECKING:
     import jsonschema
 
-SCHEMA_FILES = {"NIMCache": "nimcache.schema.json", "NIMService": "nimservice.schema.json"}
+SCHEMA_FILES = {
+    "NIMCache": "nimcache.schema.json",
+    "NIMService": "nimservice.schema.json",
+    "Namespace": "namespace.schema.json",
+}
 _SHARED = ("common.schema.json", "k8s.schema.json")
 _BASE = "https://nim-reconciler.dev/schemas/"
 
