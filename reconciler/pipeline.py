@@ -157,7 +157,8 @@ def _look(api: ClusterApi, options: Options, result: Render, inventory: Inventor
     existing = observe.existing(api, {c.ref for c in planned.of(Action.CREATED)}, live, options.namespaces)
     claimed = ownership.claim(planned, result.objects, live, existing, ours, options.adopt)
     gated = gate.gate(claimed, result.objects, live, pods, _now(), retry_failed=options.retry_failed)
-    return Seen(live, pods, gated, ours)
+    users = observe.pods_in(api, sorted(prune.claimed(gated)))  # only where a PVC would be deleted
+    return Seen(live, pods, prune.keep_in_use(gated, live, users), ours)
 
 
 @dataclass(frozen=True)

@@ -205,15 +205,15 @@ def _service_state(view: ServiceView) -> tuple[str, tuple[str, str], tuple[str, 
     deployment = view.deployment
     if deployment is None:
         return NOT_READY, ("NotReady", "the Deployment is not created yet"), ("Ready", "")
-    message, state = _rollout(deployment)
+    message, state = rollout(deployment)
     if state == FAILED:
         return FAILED, ("Failed", message), ("ProgressDeadlineExceeded", message)
     reason = "Ready" if state == READY else "NotReady"
     return state, (reason, message), ("Ready", message)
 
 
-def _rollout(deployment: Obj) -> tuple[str, str]:
-    """kubectl rollout status, as the operator words it."""
+def rollout(deployment: Obj) -> tuple[str, str]:
+    """kubectl rollout status, as the operator words it: (message, state)."""
     name = deployment["metadata"]["name"]
     spec, st = deployment.get("spec") or {}, deployment.get("status") or {}
     for condition in st.get("conditions") or []:

@@ -132,8 +132,14 @@ def test_a_removed_manifest_prunes_its_objects_but_nothing_else(api: ApiServer, 
     next(repo.rglob("content-safety.yaml")).unlink()
     code, out = run(api, repo)
     assert code == 0, out
-    assert "► NIMCache/nemoguard/content-safety-cache pruned" in out
-    assert "► PersistentVolumeClaim/nemoguard/content-safety-cache-pvc pruned" in out
+    # make before break: the model cache outlives the Deployment that mounts it by one run, and so does its NIMCache
+    pvc = "PersistentVolumeClaim/nemoguard/content-safety-cache-pvc"
+    assert f"► {pvc} skipped (kept while Deployment/nemoguard/content-safety mounts it)" in out
+    assert f"► NIMCache/nemoguard/content-safety-cache skipped (kept until its children are gone ({pvc})" in out
+    assert "► Deployment/nemoguard/content-safety pruned" in out
+    code, out = run(api, repo)
+    assert code == 0, out
+    assert "► NIMCache/nemoguard/content-safety-cache pruned" in out and f"► {pvc} pruned" in out
     assert not [k for k in api.store.objects if k[1] == "nemoguard" and k[0] != "events"]
     assert len([k for k in api.store.objects if k[0] == "nimcaches"]) == 7
     deletes = [r for r in api.requests if r.method == "DELETE"]
@@ -171,6 +177,8 @@ def test_prune_guard_empty_render_needs_allow_empty(api: ApiServer, repo: Path) 
     code, out = run(api, repo, "--max-prune", "100")
     assert code == 3 and "the repo renders nothing: pruning everything needs --allow-empty" in out
     assert [r for r in api.requests if r.method == "DELETE"] == []
+    code, out = run(api, repo, "--max-prune", "100", "--allow-empty")
+    assert code == 0 and len(live(api, "Deployment")) == 0  # the caches go in the next run, once unmounted
     code, out = run(api, repo, "--max-prune", "100", "--allow-empty")
     assert code == 0 and len(live(api, "NIMCache")) == 0
 

@@ -92,7 +92,7 @@ def test_prune_guard_a_namespace_is_pruned_only_when_annotated(api: ApiServer, r
     code, out = run(api, repo)
     assert code == 0, out
     assert "► Namespace/team-x skipped (a Namespace is pruned only when annotated nim-reconciler/prune: enabled)" in out
-    assert "► NIMCache/team-x/content-safety-cache pruned" in out
+    assert "► NIMCache/team-x/content-safety-cache pruned" in out  # never deployed: nothing mounted its cache
     res = api.store.resource("", "v1", "namespaces")
     assert res is not None
     patch = {"metadata": {"annotations": {"nim-reconciler/prune": "enabled"}}}

@@ -101,10 +101,19 @@ def execute(
     if any(o.error for o in outcomes):
         reason = "prune guard: an apply failed: nothing is pruned on a failed run"
         return ChangeSet(outcomes + [Outcome(replace(c, action=Action.BLOCKED, reason=reason)) for c in prunes])
+    kept: dict[ObjRef, ObjRef] = {}  # a custom resource → a child of it that could not be deleted
     for change in sorted(prunes, key=lambda c: -[k.kind for k in ORDER].index(c.ref.kind)):
         if stop():
             return _interrupted(plan, outcomes)
-        outcomes.append(_delete_one(api, change, dry_run))
+        if change.ref in kept:  # a parent outlives a child that is still there: the next run retries both
+            reason = f"kept: {kept[change.ref]} could not be deleted"
+            outcomes.append(Outcome(Change(Action.SKIPPED, change.ref, reason=reason)))
+            continue
+        outcome = _delete_one(api, change, dry_run)
+        owner = owner_of(change.ref, plan.bodies.get(change.ref) or live_body(plan, change.ref))
+        if outcome.error and owner is not None and owner != change.ref:
+            kept.setdefault(owner, change.ref)
+        outcomes.append(outcome)
     return ChangeSet(outcomes)
 
 
@@ -152,9 +161,16 @@ def _apply_one(
     return Outcome(change, result=result), str(result.get("metadata", {}).get("uid", ""))
 
 
+def live_body(plan: Plan, ref: ObjRef) -> dict[str, Any] | None:
+    """The object as observed, for a prune (the plan keeps the live bodies of what it deletes)."""
+    return plan.leftovers.get(ref)
+
+
 def _delete_one(api: ClusterApi, change: Change, dry_run: bool) -> Outcome:
     kind = BY_KIND[change.ref.kind]
-    policy = "Orphan" if change.ref.kind in CUSTOM_KINDS else "Background"
+    # Custom resources orphan their children (each child is pruned under its own guards); a Job goes with its
+    # pods first (Foreground), so no pod of it still writes into the cache once the Job is gone.
+    policy = "Orphan" if change.ref.kind in CUSTOM_KINDS else "Foreground" if change.ref.kind == "Job" else "Background"
     try:
         api.delete(kind, change.ref.namespace, change.ref.name, dry_run=dry_run, propagation=policy)
     except ClusterError as exc:

@@ -122,3 +122,8 @@ def caching_pods(api: ClusterApi, live: dict[ObjRef, dict[str, Any]]) -> dict[tu
         meta = pod["metadata"]
         out.setdefault((meta.get("namespace", ""), meta["labels"]["nimcache"]), []).append(pod)
     return out
+
+
+def pods_in(api: ClusterApi, namespaces: Sequence[str]) -> list[dict[str, Any]]:
+    """Every Pod of these namespaces, anyone's (a PVC of ours may be mounted by a Pod that is not): one LIST each."""
+    return [pod for namespace in namespaces for pod in api.list(PODS, "", namespace)]

@@ -90,7 +90,8 @@ def plan(
     wanted = {d.ref for d in desired}
     leftover = sorted((ref for ref in live if ref not in wanted), key=lambda r: (-RANK.get(r.kind, 99), r))
     changes += prune_changes(leftover, live, desired, prune, failed, inventory)
-    return Plan(hold(changes, desired, live), live_known=True, bodies=bodies)
+    kept = {ref: dict(live[ref]) for ref in leftover}
+    return Plan(hold(changes, desired, live), live_known=True, bodies=bodies, leftovers=kept)
 
 
 def hold(

@@ -18,7 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from reconciler import status
-from reconciler.objects import DesiredObject, cache_of
+from reconciler.objects import DesiredObject, cache_of, owner_of
 from reconciler.plan.changes import Action, Change, Plan
 from reconciler.refs import ObjRef
 
@@ -72,7 +72,68 @@ def gate(
             if cache is not None and state != "Ready":
                 change = Change(Action.WAITING, change.ref, reason=f"waiting for NIMCache {cache.name} ({state})")
         changes.append(change)
+    changes = make_before_break(changes, desired, live, states)
     return replace(plan, changes=changes, cache_status=statuses)
+
+
+def make_before_break(
+    changes: list[Change],
+    desired: Sequence[DesiredObject],
+    live: Mapping[ObjRef, dict[str, Any]],
+    states: Mapping[ObjRef, str],
+) -> list[Change]:
+    """A NIMService that left git (renamed, moved to another namespace) keeps serving until its successor does.
+
+    Its successor is a desired NIMService whose Deployment runs the same image and is newer (not created yet, or
+    created after the old one): until that one's cache is Ready and its Deployment rolled out, nothing of the old
+    service is pruned ("kept until … is ready"). Services that merely share an image are not successors.
+    """
+    gone = [c.ref for c in changes if c.ref.kind == "NIMService" and c.action is Action.PRUNED]
+    held: dict[ObjRef, ObjRef] = {}
+    for old in gone:
+        serving = live.get(ObjRef("Deployment", old.namespace, old.name))
+        image, since = _image(serving), _created(serving)
+        for new in (d for d in desired if d.ref.kind == "Deployment" and image and _image(d.body) == image):
+            service = new.owner
+            if new.ref in live and _created(live[new.ref]) <= since:
+                continue  # an older service of the same image: a neighbour, not a successor
+            if service is None or _serving(service, new, desired, live, states):
+                continue
+            held[old] = service
+            break
+    if not held:
+        return changes
+    out = []
+    for change in changes:
+        owner = change.ref if change.ref in held else owner_of(change.ref, live.get(change.ref))
+        if owner in held and change.action is Action.PRUNED:
+            change = Change(Action.SKIPPED, change.ref, reason=f"kept until {held[owner]} is ready (make before break)")
+        out.append(change)
+    return out
+
+
+def _serving(
+    service: ObjRef,
+    deployment: DesiredObject,
+    desired: Sequence[DesiredObject],
+    live: Mapping[ObjRef, dict[str, Any]],
+    states: Mapping[ObjRef, str],
+) -> bool:
+    body = next((d.body for d in desired if d.ref == service), {})
+    cache = cache_of(service, body)
+    if cache is not None and states.get(cache) != status.READY:
+        return False
+    current = live.get(deployment.ref)
+    return current is not None and status.rollout(current)[1] == status.READY
+
+
+def _created(obj: Mapping[str, Any] | None) -> str:
+    return str(((obj or {}).get("metadata") or {}).get("creationTimestamp") or "")
+
+
+def _image(deployment: Mapping[str, Any] | None) -> str:
+    containers = ((((deployment or {}).get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers")
+    return str(containers[0].get("image") or "") if isinstance(containers, list) and containers else ""
 
 
 def _job(change: Change, cache: ObjRef, live: Mapping[ObjRef, dict[str, Any]], retry_failed: bool) -> Change:

@@ -11,12 +11,13 @@ warning: ``orphans``); a running Job.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from reconciler.kinds import CUSTOM_KINDS
-from reconciler.objects import DesiredObject, owners
+from reconciler.objects import DesiredObject, owner_of, owners
 from reconciler.options import PruneOptions
-from reconciler.plan.changes import Action, Change
+from reconciler.plan.changes import Action, Change, Plan
 from reconciler.plan.ownership import Inventory, foreign
 from reconciler.refs import ObjRef
 
@@ -105,7 +106,9 @@ def _keep_reason(ref: ObjRef, obj: dict[str, Any], gone_owners: set[ObjRef]) -> 
         if not named or not any(o in gone_owners for o in named):
             # A changed render never deletes a model cache of hundreds of GB, and it is no reason to fail runs.
             return f"{ORPHANED}; delete it with: kubectl delete pvc -n {ref.namespace} {ref.name}"
-    if ref.kind == "Job" and (obj.get("status") or {}).get("active"):
+    # A running Job of a NIMCache that left git is deleted first (its pods with it): it must not go on writing
+    # into a cache that is being removed.
+    if ref.kind == "Job" and (obj.get("status") or {}).get("active") and owner_of(ref, obj) not in gone_owners:
         return "still running: pruned once it has finished"
     return ""
 
@@ -113,3 +116,59 @@ def _keep_reason(ref: ObjRef, obj: dict[str, Any], gone_owners: set[ObjRef]) -> 
 def orphans(changes: Sequence[Change]) -> list[str]:
     """The warnings of a plan's orphaned model caches: PVCs kept because their NIMCache renders another name."""
     return [f"{c.ref}: {c.reason}" for c in changes if c.action is Action.SKIPPED and c.reason.startswith(ORPHANED)]
+
+
+def keep_in_use(plan: Plan, live: Mapping[ObjRef, Mapping[str, Any]], pods: Sequence[Mapping[str, Any]]) -> Plan:
+    """Make before break: a PVC is never deleted while a live Deployment, Job or Pod mounts it (it is pruned by a
+    later run once nothing does), and a custom resource only once all its children are gone."""
+    users = _claims(live, pods)
+    changes: list[Change] = []
+    for change in plan.changes:
+        using = users.get(change.ref) if change.ref.kind == "PersistentVolumeClaim" else None
+        if using and change.action is Action.PRUNED:
+            change = Change(Action.SKIPPED, change.ref, reason=f"kept while {', '.join(using)} mounts it")
+        changes.append(change)
+    pruned = {c.ref for c in changes if c.action is Action.PRUNED}
+    for index, change in enumerate(changes):
+        if change.ref.kind in CUSTOM_KINDS and change.action is Action.PRUNED:
+            # children kept for good (prune: disabled) do not hold their parent: it goes, orphaning them
+            left = sorted(
+                r
+                for r, obj in live.items()
+                if r != change.ref and r not in pruned and owner_of(r, obj) == change.ref and not _protected(dict(obj))
+            )
+            if left:
+                reason = f"kept until its children are gone ({left[0]}): pruned by a later run"
+                changes[index] = Change(Action.SKIPPED, change.ref, reason=reason)
+    return replace(plan, changes=changes)
+
+
+def claimed(plan: Plan) -> set[str]:
+    """The namespaces where the plan would delete a PVC: where to look for pods that mount one."""
+    return {
+        c.ref.namespace for c in plan.changes if c.ref.kind == "PersistentVolumeClaim" and c.action is Action.PRUNED
+    }
+
+
+def _claims(live: Mapping[ObjRef, Mapping[str, Any]], pods: Sequence[Mapping[str, Any]]) -> dict[ObjRef, list[str]]:
+    """PVC → who mounts it: our live Deployments and running Jobs (by their pod template), and every Pod read
+    that has not terminated."""
+    users: dict[ObjRef, list[str]] = {}
+    # A Deployment always counts (its pods come back); a Job only while it runs; a Pod until it has terminated.
+    holders = [
+        (ref, (obj.get("spec") or {}).get("template") or {})
+        for ref, obj in live.items()
+        if ref.kind == "Deployment" or (ref.kind == "Job" and (obj.get("status") or {}).get("active"))
+    ]
+    for pod in pods:
+        meta = pod.get("metadata") or {}
+        if (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
+            holders.append((ObjRef("Pod", meta.get("namespace", ""), meta.get("name", "")), pod))
+    for ref, pod in holders:
+        for volume in (pod.get("spec") or {}).get("volumes") or []:
+            claim = (
+                (volume.get("persistentVolumeClaim") or {}).get("claimName") if isinstance(volume, Mapping) else None
+            )
+            if isinstance(claim, str):
+                users.setdefault(ObjRef("PersistentVolumeClaim", ref.namespace, claim), []).append(str(ref))
+    return {pvc: sorted(set(who)) for pvc, who in users.items()}
