@@ -111,3 +111,31 @@ def pvc_name(cache_body: Mapping[str, Any]) -> str:
     """The PVC a NIMCache caches into: ``storage.pvc.name``, default ``<name>-pvc`` (the operator's GetPVCName)."""
     pvc = ((cache_body.get("spec") or {}).get("storage") or {}).get("pvc") or {}
     return str(pvc.get("name") or f"{cache_body['metadata']['name']}-pvc")
+
+
+SELECTED_PROFILES = "nvidia.com/selected-profiles"
+CREDENTIALS = ("pullSecret", "authSecret")  # how a source is reached, not what it holds
+
+
+def content(cache_body: Mapping[str, Any]) -> dict[str, Any]:
+    """What decides the bytes a NIMCache holds, by field path: its source (``modelPuller``, model selection and
+    profiles, endpoint, model or dataset name, revision; not the credentials), the storage sub-path, and pinned
+    profiles. Everything else of its spec (resources, scheduling, env, proxy, IDs, init containers) is how the
+    caching Job runs: changing it needs no new download."""
+    spec = cache_body.get("spec") or {}
+    found: dict[str, Any] = {}
+    for kind, block in ((spec.get("source") or {}) if isinstance(spec.get("source"), Mapping) else {}).items():
+        if isinstance(block, Mapping):
+            found |= {f"spec.source.{kind}.{k}": v for k, v in block.items() if k not in CREDENTIALS}
+        else:
+            found[f"spec.source.{kind}"] = block
+    found["spec.storage.pvc.subPath"] = (((spec.get("storage") or {}).get("pvc")) or {}).get("subPath")
+    profiles = ((cache_body.get("metadata") or {}).get("annotations") or {}).get(SELECTED_PROFILES)
+    found[f"metadata.annotations.{SELECTED_PROFILES}"] = profiles
+    return {k: v for k, v in found.items() if v is not None}
+
+
+def content_change(new: Mapping[str, Any], old: Mapping[str, Any]) -> str:
+    """The first field whose change alters a cache's content ('' when none does), in field order."""
+    before, after = content(old), content(new)
+    return next((k for k in sorted({*before, *after}) if before.get(k) != after.get(k)), "")

@@ -46,7 +46,7 @@ def review(options: Options, base: str) -> RunReport:
         return RunReport(head.cluster, head.check, Mode.REVIEW)
     before = read_base(options, head.cluster, base)
     live = {o.ref: compare.stamped(compare.owned(o.body, o.owner, {})) for o in before.objects}
-    planned = compare.plan(head.objects, live, options.prune)
+    planned = compare.plan(head.objects, live, options.prune, assume_ready=True)
     sources = {o.ref: o.source for o in before.objects} | {o.ref: o.source for o in head.objects}
     owners = {o.ref: o.owner for o in head.objects}
     problems = [p for c in planned.of(Action.BLOCKED) if (p := _immutable(c, owners, sources)) is not None]

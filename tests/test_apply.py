@@ -265,21 +265,53 @@ def test_forbidden_changes_are_blocked_with_their_message(
     ]
 
 
-def test_a_spec_change_makes_a_new_job_and_prunes_the_old_one_once_finished(api: ApiServer, repo: Path) -> None:
-    converge(api, repo)
-    old = {k for k in live(api, "Job") if k.startswith("deepseek-r1-nimcache-job-")}
-    (old_name,) = old
+def test_a_spec_change_of_a_cache_in_progress_replaces_its_job_never_two_at_once(api: ApiServer, repo: Path) -> None:
+    # Regression: the new Job started while the old one still ran: two writers on one ReadWriteOnce PVC.
+    install(api)
+    assert run(api, repo)[0] == 0
+    (old_name,) = {k for k in live(api, "Job") if k.startswith("deepseek-r1-nimcache-job-")}
     api.set_status("batch/v1", "jobs", "nim-service", old_name, {"active": 1}, "job-controller")
     edit(repo, "deepseek-r1-nimcache.yaml", lambda d: d[0]["spec"].update(resources={"cpu": "2"}))
+    code, out = run(api, repo, "--max-prune", "0")  # a replaced Job is not a prune
+    assert code == 0, out
+    assert f"► Job/nim-service/{old_name} pruned (superseded by its NIMCache's new caching Job" in out
+    jobs = [line for line in out.splitlines() if line.startswith("► Job/nim-service/deepseek-r1-nimcache-job-")]
+    (new,) = [line for line in jobs if not line.startswith(f"► Job/nim-service/{old_name}")]
+    assert new.endswith(
+        f"waiting (waiting for Job/nim-service/{old_name} to be deleted first (never two Jobs on one PVC))"
+    )
+    deleted = [r for r in api.requests if r.method == "DELETE" and r.path.endswith(old_name)]
+    assert [r.query["propagationPolicy"] for r in deleted] == ["Foreground"]  # its pods first
+    assert {k for k in live(api, "Job") if k.startswith("deepseek-r1-nimcache-job-")} == set()
+    code, out = run(api, repo)
+    assert code == 0 and len({k for k in live(api, "Job") if k.startswith("deepseek-r1-nimcache-job-")}) == 1, out
+
+
+def test_a_resources_change_of_a_ready_cache_downloads_nothing(api: ApiServer, repo: Path) -> None:
+    # Regression: changing resources.cpu made a new caching Job: Ready -> Started, its NIMService NotReady.
+    converge(api, repo)
+    cache = "meta-llama-3-2-1b-instruct"
+    jobs = set(live(api, "Job"))
+    edit(repo, "llama-3-2-1b-nimcache.yaml", lambda d: d[0]["spec"].update(resources={"cpu": "3"}))
     code, out = run(api, repo)
     assert code == 0, out
-    jobs = {k for k in live(api, "Job") if k.startswith("deepseek-r1-nimcache-job-")}
-    assert old_name in jobs and len(jobs) == 2
-    assert f"Job/nim-service/{old_name} skipped (still running" in out
-    assert not [r for r in api.requests if r.method == "PATCH" and r.path.endswith(old_name) and r.status >= 400]
-    api.set_status("batch/v1", "jobs", "nim-service", old_name, {"active": 0, "succeeded": 1}, "job-controller")
+    assert f"► NIMCache/nim-service/{cache} configured" in out
+    assert f"NIMCache/nim-service/{cache} is Ready: how it is fetched changed, nothing to download" in out
+    assert set(live(api, "Job")) <= jobs  # no new Job
+    assert live(api, "NIMCache", "nim-service")[cache]["status"]["state"] == "Ready"
+    assert f"► NIMService/nim-service/{cache} status" not in out  # its service did not change state
+
+
+def test_a_content_change_of_a_ready_cache_is_refused(api: ApiServer, repo: Path) -> None:
+    converge(api, repo)
+    edit(repo, "llama-3-2-1b-nimcache.yaml", lambda d: d[0]["spec"]["source"]["ngc"]["model"].update(engine="vllm"))
     code, out = run(api, repo)
-    assert code == 0 and f"► Job/nim-service/{old_name} pruned" in out
+    assert code == 3
+    assert (
+        "► NIMCache/nim-service/meta-llama-3-2-1b-instruct blocked (spec.source.ngc.model: the content of a Ready"
+        in out
+    )
+    assert "create a new NIMCache for it" in out
 
 
 def test_transient_failures_are_retried_and_the_run_converges(api: ApiServer, repo: Path) -> None:

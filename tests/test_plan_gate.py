@@ -67,6 +67,21 @@ def _gate(live: dict[ObjRef, dict[str, Any]], retry_failed: bool = False) -> tup
     return {c.ref.kind: (c.action, c.reason) for c in gated.changes}, gated
 
 
+def _owned_job(name: str) -> dict[str, Any]:
+    owner = [{"kind": "NIMCache", "name": "c", "uid": "u", "controller": True}]
+    return {
+        "kind": "Job",
+        "metadata": {"name": name, "namespace": "ns", "ownerReferences": owner},
+        "status": {"active": 1},
+    }
+
+
+def _owned_job(name: str) -> dict[str, Any]:
+    owner = [{"kind": "NIMCache", "name": "c", "uid": "u", "controller": True}]
+    meta = {"name": name, "namespace": "ns", "ownerReferences": owner}
+    return {"kind": "Job", "metadata": meta, "status": {"active": 1}}
+
+
 COMPLETE = _job(succeeded=1, conditions=[{"type": "Complete", "status": "True"}])
 FAILED = _job(failed=3, conditions=[{"type": "Failed", "status": "True", "message": "BackoffLimitExceeded"}])
 PVC_LIVE = {"kind": "PersistentVolumeClaim", "metadata": {"name": "c-pvc", "namespace": "ns"}}
@@ -98,11 +113,28 @@ def test_service_objects_wait_for_a_ready_cache(
             False,
             (Action.SKIPPED, f"{CACHE} is Ready; its finished Job was cleaned up"),
         ),
+        # a Ready cache whose Job spec changed (resources, scheduling …) but not what it holds: nothing to download
         (
             {CACHE: _cache("Ready", job="c-job-0"), PVC: PVC_LIVE},
             False,
+            (Action.SKIPPED, f"{CACHE} is Ready: how it is fetched changed, nothing to download"),
+        ),
+        # another PVC (storage.pvc.name changed): the new one is empty, so the cache is filled again
+        (
+            {CACHE: {**_cache("Ready", job="c-job-0"), "spec": {"storage": {"pvc": {"name": "old-pvc"}}}}},
+            False,
             (Action.CREATED, ""),
-        ),  # a new spec caches again
+        ),
+        # never two Jobs on one PVC: the new one waits until the old one is gone
+        (
+            {
+                CACHE: _cache("InProgress", job="c-job-0"),
+                PVC: PVC_LIVE,
+                ObjRef("Job", "ns", "c-job-0"): _owned_job("c-job-0"),
+            },
+            False,
+            (Action.WAITING, "waiting for Job/ns/c-job-0 to be deleted first (never two Jobs on one PVC)"),
+        ),
         (
             {CACHE: _cache("Failed"), PVC: PVC_LIVE, JOB: FAILED},
             False,

@@ -96,8 +96,14 @@ def test_a_working_tree_change_not_yet_committed_is_compared_too(repo: GitRepo) 
             "volumeAccessMode:",
             "access mode cannot change",
         ),
+        (
+            lambda d: d[0]["spec"]["source"]["ngc"]["model"].update({"engine": "vllm"}),
+            "spec.source.ngc.model",
+            "model:",
+            "the content of a Ready NIMCache cannot change",
+        ),
     ],
-    ids=["modelPuller", "pvc-shrink", "pvc-class", "pvc-access-mode"],
+    ids=["modelPuller", "pvc-shrink", "pvc-class", "pvc-access-mode", "cache-content"],
 )
 def test_immutable_changes_are_errors_at_the_manifest_line(
     repo: GitRepo, edit: Callable[[list[Any]], None], field: str, anchor: str, message: str
@@ -169,3 +175,11 @@ def test_a_cluster_new_in_this_change_is_all_created(repo: GitRepo) -> None:
     shutil.copytree(repo.work / "clusters/demo", repo.work / "clusters/edge")
     result = CliRunner().invoke(main, ["--repo", str(repo.work), "--cluster", "edge", "--dry-run", "--base", "main"])
     assert result.exit_code == 1 and "32 created, 0 changed" in result.output, result.output
+
+
+def test_how_a_cache_is_fetched_may_change_in_a_pull_request(repo: GitRepo) -> None:
+    change(repo, CACHE, lambda d: d[0]["spec"].update({"resources": {"cpu": "8", "memory": "16Gi"}}))
+    repo.commit("more CPU for the download")
+    result = CliRunner().invoke(main, ["--repo", str(repo.work), "--dry-run", "--base", "HEAD~1"])
+    assert result.exit_code == 1, result.output  # a change, not an error
+    assert "► NIMCache/nim-service/meta-llama-3-2-1b-instruct changed" in result.output

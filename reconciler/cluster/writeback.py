@@ -88,10 +88,9 @@ def record(
     for ref in caches:
         new = plan.cache_status.get(ref) if ref not in touched else None
         if new is None:
-            job = _child(plan, ref, "Job")
-            view = status.cache_view(
-                objects[ref], objects, job.name if job else "", pods.get((ref.namespace, ref.name), ())
-            )
+            child = _child(plan, ref, "Job")
+            job = plan.cache_jobs.get(ref) or (child.name if child else "")
+            view = status.cache_view(objects[ref], objects, job, pods.get((ref.namespace, ref.name), ()))
             failure = errors.get(ref)
             new = status.nimcache(view, objects[ref].get("status") or {}, now, failure.error if failure else "")
         states[(ref.namespace, ref.name)] = new["state"]

@@ -59,6 +59,8 @@ class Plan:
     bodies: dict[ObjRef, dict[str, Any]] = field(default_factory=dict, compare=False)
     # each NIMCache's status as observed before this run wrote anything (set by the health gate)
     cache_status: dict[ObjRef, dict[str, Any]] = field(default_factory=dict, compare=False)
+    # the caching Job that stands for each NIMCache (set by the health gate; see gate.cache_jobs)
+    cache_jobs: dict[ObjRef, str] = field(default_factory=dict, compare=False)
     # the live bodies of the objects left over from git (what prune decides on), by reference
     leftovers: dict[ObjRef, dict[str, Any]] = field(default_factory=dict, compare=False)
     # objects of the names we render that exist and are someone else's (refused, not adopted)

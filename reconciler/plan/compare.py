@@ -18,7 +18,7 @@ import yaml
 
 from reconciler import quantity
 from reconciler.kinds import CUSTOM_KINDS, RANK
-from reconciler.objects import DesiredObject, controller_reference, owner_of
+from reconciler.objects import DesiredObject, content, content_change, controller_reference, owner_of
 from reconciler.options import PruneOptions
 from reconciler.plan.changes import Action, Change, Plan
 from reconciler.plan.ownership import Inventory
@@ -68,9 +68,11 @@ def plan(
     failed: bool = False,
     revision: str | None = None,
     inventory: Inventory | None = None,
+    assume_ready: bool = False,
 ) -> Plan:
     """Compare, then decide what to prune. ``failed``: an earlier stage failed, so nothing may be pruned.
     ``inventory``: what our runs created (None: every labelled object is ours, as in a pull-request check).
+    ``assume_ready``: refuse content changes of every existing NIMCache (a pull-request check knows no state).
 
     ``revision`` is annotated on every object written, but left out of the comparison: a commit that changes
     one manifest rewrites that manifest's objects, not all of them.
@@ -85,7 +87,7 @@ def plan(
         body = stamped(owned(item.body, item.owner, uids))
         if item.ref in scaled and item.ref in live:
             body = _keep_replicas(body, live[item.ref])
-        changes.append(compare(item.ref, body, live.get(item.ref)))
+        changes.append(compare(item.ref, body, live.get(item.ref), assume_ready))
         bodies[item.ref] = _with_revision(body, revision) if revision else body
     wanted = {d.ref for d in desired}
     leftover = sorted((ref for ref in live if ref not in wanted), key=lambda r: (-RANK.get(r.kind, 99), r))
@@ -135,11 +137,11 @@ def _keep_replicas(body: dict[str, Any], live: dict[str, Any]) -> dict[str, Any]
     return {**body, "spec": {**body["spec"], "replicas": replicas}}
 
 
-def compare(ref: ObjRef, body: dict[str, Any], live: dict[str, Any] | None) -> Change:
+def compare(ref: ObjRef, body: dict[str, Any], live: dict[str, Any] | None, assume_ready: bool = False) -> Change:
     """One object's change: created, unchanged, configured (with the diff of our fields) or blocked (why)."""
     if live is None:
         return Change(Action.CREATED, ref, diff=_diff({}, body))
-    blocked = forbidden(ref, body, live)
+    blocked = forbidden(ref, body, live, assume_ready)
     if blocked:
         return Change(Action.BLOCKED, ref, reason=blocked)
     same_source = (live["metadata"].get("annotations") or {}).get(APPLIED) == body["metadata"]["annotations"][APPLIED]
@@ -148,8 +150,13 @@ def compare(ref: ObjRef, body: dict[str, Any], live: dict[str, Any] | None) -> C
     return Change(Action.CONFIGURED, ref, diff=_diff(project(live, body), body))
 
 
-def forbidden(ref: ObjRef, body: dict[str, Any], live: dict[str, Any]) -> str:
-    """Why Kubernetes (or the operator's rules) would refuse this change, or ''."""
+def forbidden(ref: ObjRef, body: dict[str, Any], live: dict[str, Any], assume_ready: bool = False) -> str:
+    """Why Kubernetes (or the operator's rules) would refuse this change, or ''.
+
+    The content of a Ready NIMCache (``objects.content``) cannot change: the operator treats its spec as
+    immutable, and a new download into the same PVC would replace a model in use. ``assume_ready``: compare as
+    if every existing cache were Ready (a pull-request check knows no state).
+    """
     if ref.kind == "PersistentVolumeClaim":
         return _pvc_change(body["spec"], live.get("spec") or {})
     if ref.kind == "NIMCache":
@@ -158,7 +165,24 @@ def forbidden(ref: ObjRef, body: dict[str, Any], live: dict[str, Any]) -> str:
             old = ((live.get("spec") or {}).get("source") or {}).get(source, {}).get("modelPuller")
             if new and old and new != old:
                 return f"spec.source.{source}.modelPuller: {MODEL_PULLER_MESSAGE} ({old} → {new})"
+        ready = assume_ready or ((live.get("status") or {}).get("state") == "Ready")
+        changed = content_change(body, live) if ready else ""
+        if changed:
+            return (
+                f"{changed}: {CONTENT_MESSAGE} ({_shown(content(live).get(changed))} → "
+                f"{_shown(content(body).get(changed))})"
+            )
     return ""
+
+
+CONTENT_MESSAGE = (
+    "the content of a Ready NIMCache cannot change (it would download again over the model in use): create a "
+    "new NIMCache for it and point the NIMService at it"
+)
+
+
+def _shown(value: Any) -> str:
+    return "unset" if value is None else json.dumps(value) if not isinstance(value, str) else value
 
 
 def _pvc_change(new: dict[str, Any], old: dict[str, Any]) -> str:

@@ -18,7 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from reconciler import status
-from reconciler.objects import DesiredObject, cache_of, owner_of
+from reconciler.objects import DesiredObject, cache_of, content_change, owner_of, pvc_name
 from reconciler.plan.changes import Action, Change, Plan
 from reconciler.refs import ObjRef
 
@@ -28,6 +28,24 @@ GATED = {"Deployment", "HorizontalPodAutoscaler", "Ingress", "HTTPRoute", "GRPCR
 Pods = Mapping[tuple[str, str], Sequence[Mapping[str, Any]]]  # a caching Job's pods by (namespace, nimcache)
 
 
+def cache_jobs(desired: Sequence[DesiredObject], live: Mapping[ObjRef, dict[str, Any]]) -> dict[ObjRef, str]:
+    """The caching Job that stands for each desired NIMCache: the one git renders, or, for a Ready cache whose
+    content and PVC did not change, the one that filled it (a change to how it is fetched downloads nothing)."""
+    jobs = {d.owner: d.ref.name for d in desired if d.ref.kind == "Job" and d.owner is not None}
+    for item in desired:
+        recorded = ((live.get(item.ref) or {}).get("status") or {}).get("job")
+        if item.ref.kind == "NIMCache" and recorded and _fetch_only(item.body, live.get(item.ref)):
+            jobs[item.ref] = str(recorded)
+    return jobs
+
+
+def _fetch_only(body: Mapping[str, Any], current: Mapping[str, Any] | None) -> bool:
+    """A Ready cache whose change (if any) is to how it is fetched, not to what it holds or where."""
+    if current is None or ((current.get("status") or {}).get("state")) != status.READY:
+        return False
+    return not content_change(body, current) and pvc_name(body) == pvc_name(current)
+
+
 def cache_statuses(
     desired: Sequence[DesiredObject], live: Mapping[ObjRef, dict[str, Any]], pods: Pods, now: str
 ) -> dict[ObjRef, dict[str, Any]]:
@@ -35,7 +53,7 @@ def cache_statuses(
 
     The spec is git's (it names the PVC and the Job), the metadata the live object's (its generation).
     """
-    jobs = {d.owner: d.ref.name for d in desired if d.ref.kind == "Job" and d.owner is not None}
+    jobs = cache_jobs(desired, live)
     out = {}
     for item in desired:
         if item.ref.kind != "NIMCache":
@@ -59,13 +77,14 @@ def gate(
     """Hold what waits for a cache, skip or replace caching Jobs; record every cache's status (see above)."""
     statuses = cache_statuses(desired, live, pods, now)
     states = {ref: str(s["state"]) for ref, s in statuses.items()}
+    effective = cache_jobs(desired, live)
     owners = {d.ref: d.owner for d in desired}
     caches_of = {d.ref: cache_of(d.ref, d.body) for d in desired if d.ref.kind == "NIMService"}
     changes = []
     for change in plan.changes:
         owner = owners.get(change.ref)
         if change.ref.kind == "Job" and owner is not None:
-            change = _job(change, owner, live, retry_failed)
+            change = _job(change, owner, live, retry_failed, effective.get(owner, ""))
         elif change.ref.kind in GATED and owner is not None and change.action in (Action.CREATED, Action.CONFIGURED):
             cache = caches_of.get(owner)
             state = states.get(cache) if cache else "Ready"
@@ -73,7 +92,7 @@ def gate(
                 change = Change(Action.WAITING, change.ref, reason=f"waiting for NIMCache {cache.name} ({state})")
         changes.append(change)
     changes = make_before_break(changes, desired, live, states)
-    return replace(plan, changes=changes, cache_status=statuses)
+    return replace(plan, changes=changes, cache_status=statuses, cache_jobs=effective)
 
 
 def make_before_break(
@@ -136,9 +155,22 @@ def _image(deployment: Mapping[str, Any] | None) -> str:
     return str(containers[0].get("image") or "") if isinstance(containers, list) and containers else ""
 
 
-def _job(change: Change, cache: ObjRef, live: Mapping[ObjRef, dict[str, Any]], retry_failed: bool) -> Change:
+def _job(
+    change: Change, cache: ObjRef, live: Mapping[ObjRef, dict[str, Any]], retry_failed: bool, effective: str
+) -> Change:
     if change.action is Action.BLOCKED:  # a guard or someone else's object: nothing to decide here
         return change
+    if effective and effective != change.ref.name and change.action in (Action.CREATED, Action.CONFIGURED):
+        return Change(
+            Action.SKIPPED, change.ref, reason=f"{cache} is Ready: how it is fetched changed, nothing to download"
+        )
+    others = [r for r, o in live.items() if r.kind == "Job" and r != change.ref and owner_of(r, o) == cache]
+    if change.action is Action.CREATED and others:
+        return Change(
+            Action.WAITING,
+            change.ref,
+            reason=f"waiting for {others[0]} to be deleted first (never two Jobs on one PVC)",
+        )
     recorded = (live.get(cache) or {}).get("status") or {}
     same_job = recorded.get("job") == change.ref.name
     if change.action is Action.CREATED and same_job and recorded.get("state") == status.READY:

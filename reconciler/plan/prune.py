@@ -22,6 +22,7 @@ from reconciler.plan.ownership import Inventory, foreign
 from reconciler.refs import ObjRef
 
 PRUNE = "nim-reconciler/prune"  # "disabled" keeps an object whatever git says
+SUPERSEDED = "superseded by its NIMCache's new caching Job: deleted first (never two Jobs on one PVC)"
 ORPHANED = "kept: model cache no longer referenced"  # a PVC of a NIMCache still in git that renders another name
 
 PRUNE = "nim-reconciler/prune"
@@ -51,6 +52,27 @@ def prune_changes(
 
 
 def _guarded(
+    leftover: Sequence[ObjRef],
+    live: Mapping[ObjRef, dict[str, Any]],
+    desired: Sequence[DesiredObject],
+    options: PruneOptions,
+    failed: bool,
+) -> list[Change]:
+    # A caching Job replaced by its NIMCache's new one is deleted (so that two never write one PVC): part of
+    # applying the change, not a prune, so --no-prune and --max-prune leave it be. A failed run deletes nothing.
+    caches = {d.ref for d in desired if d.ref.kind == "NIMCache"}
+    superseded = [r for r in leftover if r.kind == "Job" and owner_of(r, live[r]) in caches and not _protected(live[r])]
+    replaced = [
+        Change(Action.BLOCKED, r, reason="prune guard: an earlier stage failed")
+        if failed
+        else Change(Action.PRUNED, r, reason=SUPERSEDED)
+        for r in superseded
+    ]
+    leftover = [r for r in leftover if r not in superseded]
+    return replaced + _candidates(leftover, live, desired, options, failed)
+
+
+def _candidates(
     leftover: Sequence[ObjRef],
     live: Mapping[ObjRef, dict[str, Any]],
     desired: Sequence[DesiredObject],
