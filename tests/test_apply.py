@@ -474,3 +474,45 @@ def test_a_deployment_is_not_applied_when_its_service_account_failed(api: ApiSer
     assert "► Deployment/nemoguard/content-safety waiting (waiting for ServiceAccount/nemoguard/content-safety" in out
     deployment = api.store.objects[("deployments", "nemoguard", "content-safety")]
     assert "team" not in (deployment["metadata"].get("annotations") or {})  # not written in this run
+
+
+def _changed_lines(out: str) -> list[str]:
+    return [line.strip() for line in out.splitlines() if line.startswith(("  -", "  +")) and line[3:4] not in "-+"]
+
+
+def test_a_diff_shows_only_what_we_set(api: ApiServer, repo: Path) -> None:
+    # Regression: server defaults (terminationMessagePath, scheme: HTTP …), '1' against 1 and 4000m against 4
+    # showed as changes next to the one real change.
+    converge(api, repo)
+    res = api.store.resource("apps", "v1", "deployments")
+    assert res is not None
+    api.store.merge_patch(res, "nemoguard", "content-safety", {"spec": {"replicas": 5}}, "kubectl-edit", False)
+    extra = {"name": "SIDE_CAR_SETTING", "value": "x"}  # another manager's env entry: not ours, not shown
+    deployment = api.store.objects[("deployments", "nemoguard", "content-safety")]
+    containers = deployment["spec"]["template"]["spec"]["containers"]
+    patch = {"spec": {"template": {"spec": {"containers": [{**containers[0], "env": [*containers[0]["env"], extra]}]}}}}
+    api.store.merge_patch(res, "nemoguard", "content-safety", patch, "kubectl-edit", False)
+    code, out = run(api, repo, "--dry-run")
+    assert code == 1
+    assert _changed_lines(out) == ["-  replicas: 5", "+  replicas: 1"], out
+    assert "terminationMessagePath" not in out and "SIDE_CAR_SETTING" not in out
+
+
+def test_a_removed_env_var_shows_as_removed_in_the_diff(api: ApiServer, repo: Path) -> None:
+    converge(api, repo)
+    edit(repo, "content-safety.yaml", lambda d: d[1]["spec"]["env"].pop())  # NIM_CUSTOM_MODEL_NAME: ours, set by us
+    code, out = run(api, repo, "--dry-run")
+    assert code == 1
+    deployment = out[out.index("► Deployment/nemoguard/content-safety configured") :].split("\n► ")[0]
+    assert [line.split() for line in _changed_lines(deployment)] == [
+        ["-", "-", "name:", "NIM_CUSTOM_MODEL_NAME"],
+        ["-", "value:", "content-safety"],
+    ], deployment
+
+
+def test_a_created_object_shows_its_whole_body_in_a_dry_run(api: ApiServer, repo: Path) -> None:
+    install(api)
+    code, out = run(api, repo, "--dry-run")
+    assert code == 1
+    body = out[out.index("► ServiceAccount/nemoguard/content-safety created") :]
+    assert "  +kind: ServiceAccount" in body and "  +  name: content-safety" in body

@@ -27,6 +27,7 @@ from reconciler.refs import ObjRef
 
 APPLIED = "nim-reconciler/applied"
 REVISION = "nim-reconciler/revision"  # the git revision that last wrote the object (not part of its hash)
+FIELD_MANAGER = "nim-reconciler"  # the server-side apply manager our writes use
 MODEL_PULLER_MESSAGE = (
     "modelPuller is an immutable field. Please create a new NIMCache resource instead when you want to change "
     "this container."
@@ -147,7 +148,7 @@ def compare(ref: ObjRef, body: dict[str, Any], live: dict[str, Any] | None, assu
     same_source = (live["metadata"].get("annotations") or {}).get(APPLIED) == body["metadata"]["annotations"][APPLIED]
     if same_source and subset(body, live):
         return Change(Action.UNCHANGED, ref)
-    return Change(Action.CONFIGURED, ref, diff=_diff(project(live, body), body))
+    return Change(Action.CONFIGURED, ref, diff=_diff(project(live, body, owned=_owned_fields(live)), body))
 
 
 def forbidden(ref: ObjRef, body: dict[str, Any], live: dict[str, Any], assume_ready: bool = False) -> str:
@@ -210,6 +211,9 @@ _LIST_KEYS = {
 }
 
 
+_PROJECT_KEYS = {**_LIST_KEYS, "ports": "name"}
+
+
 def subset(want: Any, have: Any, parent: str = "") -> bool:
     """Every field of ``want`` is in ``have`` with an equal value (quantities by value, keyed lists by key)."""
     if isinstance(want, dict):
@@ -230,11 +234,37 @@ def subset(want: Any, have: Any, parent: str = "") -> bool:
     return a is not None and a == b
 
 
-def project(live: Any, shape: Any) -> Any:
-    """The part of ``live`` that ``shape`` sets (to show a diff of our fields only)."""
+def project(live: Any, shape: Any, parent: str = "", owned: str = "") -> Any:
+    """The part of ``live`` that ``shape`` sets, to show a diff of our fields only: server defaults (also inside
+    list items, matched by key) are left out, and a value equal to ours in another spelling (``4000m`` for ``4``,
+    ``1`` for ``"1"``) shows as ours, since it is no change. A list item git no longer has shows as removed only
+    when ``owned`` (our manager's managedFields, as text) names it: another manager's items are not ours."""
     if isinstance(shape, dict) and isinstance(live, dict):
-        return {k: project(live[k], v) for k, v in shape.items() if k in live}
-    return live
+        return {k: project(live[k], v, k, owned) for k, v in shape.items() if k in live}
+    if isinstance(shape, list) and isinstance(live, list):
+        key = _PROJECT_KEYS.get(parent)
+        if key and all(isinstance(i, dict) and key in i for i in (*shape, *live)):
+            index = {i[key]: i for i in live}
+            matched = [project(index[w[key]], w, parent, owned) for w in shape if w[key] in index]
+            wanted = {w[key] for w in shape}
+            gone = [i for i in live if i[key] not in wanted and _names(owned, key, i[key])]
+            return matched + gone
+        if len(shape) == len(live):
+            return [project(i, w, parent, owned) for i, w in zip(live, shape, strict=True)]
+        return live
+    return shape if subset(shape, live, parent) else live
+
+
+def _owned_fields(live: Mapping[str, Any]) -> str:
+    """Our server-side-apply field set of ``live`` (managedFields of manager nim-reconciler), as JSON text."""
+    entries = (live.get("metadata") or {}).get("managedFields") or []
+    ours = [e.get("fieldsV1") for e in entries if isinstance(e, dict) and e.get("manager") == FIELD_MANAGER]
+    return json.dumps(ours)
+
+
+def _names(owned: str, key: str, value: Any) -> bool:
+    """``owned`` has a list item whose ``key`` is ``value`` (fieldsV1 writes it ``k:{"name":"X"}``)."""
+    return json.dumps(f"k:{json.dumps({key: value}, separators=(',', ':'))}")[1:-1] in owned
 
 
 def _diff(old: Any, new: Any) -> str:

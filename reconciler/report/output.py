@@ -147,7 +147,8 @@ def run_text(run: RunReport) -> str:
         detail = f" ({entry.error or entry.reason})" if entry.error or entry.reason else ""
         action = REVIEW_WORDS.get(entry.action, entry.action) if run.mode is Mode.REVIEW else entry.action
         lines.append(f"► {entry.ref} {'failed' if entry.error else action}{detail}")
-        if entry.diff and run.mode is not Mode.APPLY and entry.action is Action.CONFIGURED:
+        # as kubectl diff: a changed object shows the diff of our fields, a new one its whole body
+        if entry.diff and run.mode is not Mode.APPLY and entry.action in (Action.CONFIGURED, Action.CREATED):
             lines += ["  " + line for line in entry.diff.rstrip("\n").splitlines()]
     lines += [f"error: {e}" for e in run.errors]
     lines += [f"warning: {w}" for w in run.warnings]

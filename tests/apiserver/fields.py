@@ -36,7 +36,7 @@ def list_keys(parent: str, items: list[Any]) -> tuple[str, ...] | None:
 
 def _key(keys: tuple[str, ...], item: dict[str, Any]) -> tuple[str, str]:
     values = {k: item.get(k, "TCP" if k == "protocol" else None) for k in keys}
-    return ("k", json.dumps(values, sort_keys=True))
+    return ("k", json.dumps(values, sort_keys=True, separators=(",", ":")))  # as kube-apiserver writes it
 
 
 def field_set(obj: Any, path: Path = ()) -> set[Path]:
