@@ -124,9 +124,11 @@ def _against(api: ClusterApi, options: Options, result: Render) -> RunReport:
             )
             return RunReport(result.cluster, result.check, options.mode, notice=notice)
         held = got
-        # another run may have written (objects and the record) between our look and the lock
-        record = records.read(api, options.lock.namespace, result.cluster)
-        seen = _look(api, options, result, record.inventory)
+        # Another run may have applied between our look and the lock: every run that writes objects writes the
+        # record too, so the record tells. Look again only if it changed.
+        again = records.read(api, options.lock.namespace, result.cluster)
+        if again.resource_version != record.resource_version:
+            record, seen = again, _look(api, options, result, again.inventory)
     renewer = lock.Renewer(api, held).start() if held is not None else None
 
     def stopping() -> bool:  # a signal, or a lock we could not renew: send no more writes

@@ -5,6 +5,7 @@ Each test names the kube-apiserver behaviour it reproduces, and drives the serve
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -343,3 +344,38 @@ def test_label_selector_parser_edge_cases() -> None:
     assert parse_selector("")({"a": "b"})
     assert parse_selector("a==b")({"a": "b"}) and not parse_selector("a==b")({"a": "c"})
     assert parse_selector("a notin (x)")({}) and not parse_selector("a in (x)")({})
+
+
+def test_an_object_in_a_namespace_that_does_not_exist_is_not_found(api: ApiServer) -> None:
+    # kube-apiserver's NamespaceLifecycle admission: no namespace is created on the fly
+    body = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "sa"}}
+    res = api.store.resource("", "v1", "serviceaccounts")
+    assert res is not None
+    with pytest.raises(Exception, match='namespaces "nowhere" not found'):
+        api.store.create(res, "nowhere", body, "someone", False)
+
+
+def test_managed_fields_keep_every_manager_and_name_list_items_as_kube_apiserver_does(api: ApiServer) -> None:
+    res = api.store.resource("", "v1", "configmaps")
+    assert res is not None
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "1"}}
+    api.store.create(res, "nim", body, "helm", False)
+    api.store.merge_patch(res, "nim", "c", {"data": {"b": "2"}}, "kubectl-edit", False)
+    managers = {e["manager"] for e in api.store.objects[("configmaps", "nim", "c")]["metadata"]["managedFields"]}
+    assert managers == {"helm", "kubectl-edit"}
+    deployments = api.store.resource("apps", "v1", "deployments")
+    assert deployments is not None
+    container = {"name": "app", "image": "x:1", "env": [{"name": "A", "value": "1"}]}
+    spec = {
+        "selector": {"matchLabels": {"a": "b"}},
+        "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [container]}},
+    }
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "d", "namespace": "nim"},
+        "spec": spec,
+    }
+    api.store.apply(deployments, "nim", "d", deployment, "nim-reconciler", True, False)
+    fields = json.dumps(api.store.objects[("deployments", "nim", "d")]["metadata"]["managedFields"])
+    assert json.dumps('k:{"name":"app"}')[1:-1] in fields and json.dumps('k:{"name":"A"}')[1:-1] in fields

@@ -516,3 +516,38 @@ def test_a_created_object_shows_its_whole_body_in_a_dry_run(api: ApiServer, repo
     assert code == 1
     body = out[out.index("► ServiceAccount/nemoguard/content-safety created") :]
     assert "  +kind: ServiceAccount" in body and "  +  name: content-safety" in body
+
+
+def test_a_first_apply_of_n_pairs_costs_one_request_per_write_and_a_few_more(tmp_path: Path) -> None:
+    from bench.generate import generate
+
+    root = generate(tmp_path / "gen", 20)
+    with ApiServer(tmp_path, namespaces=tuple(f"team-{i:02d}" for i in range(20))) as api:
+        install(api)
+        _foreign_crds(api)
+        before = len(api.requests)
+        code, out = run(api, root, "--cluster", "bench", "-o", "json")
+        assert code == 0, out
+        made = api.requests[before:]
+        summary = json.loads(out[out.index("{") :])["summary"]
+        objects = summary["created"] + summary["waiting"]  # everything the repo renders, on a first apply
+        statuses = [r for r in made if r.path.endswith("/status")]
+        events = [r for r in made if "/events" in r.path]
+        assert objects > 100 and summary["created"] > 100
+        assert len(made) <= objects + len(statuses) + len(events) + 20, len(made)
+        assert all(r.method == "POST" for r in events)  # one request per Event: no read before it
+
+
+def _foreign_crds(api: ApiServer) -> None:
+    from reconciler.kinds import FOREIGN_CRDS
+
+    res = api.store.resource("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+    assert res is not None
+    for kind, name in FOREIGN_CRDS.items():
+        plural, group = name.split(".", 1)
+        schema = {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}
+        version = {"name": "v1", "served": True, "storage": True, "schema": schema}
+        names = {"kind": kind, "plural": plural, "singular": kind.lower(), "listKind": f"{kind}List"}
+        spec = {"group": group, "scope": "Namespaced", "names": names, "versions": [version]}
+        body = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": name}}
+        api.store.create(res, "", {**body, "spec": spec}, "other-operator", False)
