@@ -131,3 +131,14 @@ def test_a_skipped_run_says_so_in_json(api: ApiServer, cluster: Cluster, tmp_pat
     result = CliRunner().invoke(main, ["--repo", str(repo), "--kubeconfig", str(api.kubeconfig), "-o", "json"])
     body = json.loads(result.output)
     assert result.exit_code == 0 and body["result"] == "skipped" and "other-host-42" in body["notice"]
+
+
+def test_a_skipped_run_says_so_in_its_metrics(api: ApiServer, cluster: Cluster, tmp_path: Path) -> None:
+    CliRunner().invoke(main, ["install-crds", "--kubeconfig", str(api.kubeconfig)])
+    repo = tmp_path / "repo"
+    shutil.copytree(REPO / "clusters" / "demo" / "nemoguard", repo / "clusters" / "demo" / "nemoguard")
+    assert isinstance(lock.acquire(cluster, config("other-host-42")), lock.Held)
+    metrics = tmp_path / "nim.prom"
+    args = ["--repo", str(repo), "--kubeconfig", str(api.kubeconfig), "--metrics-file", str(metrics)]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    assert 'nim_reconciler_reconcile_total{cluster="demo",result="skipped"} 1' in metrics.read_text()

@@ -183,3 +183,24 @@ def test_a_custom_resource_waits_for_its_children_but_not_for_those_kept_for_goo
     assert _keep({C: {"metadata": {}}, job: child}, [], [C, job])[C][0] is Action.PRUNED
     protected = {"metadata": {**child["metadata"], "annotations": {PRUNE: "disabled"}}}
     assert _keep({C: {"metadata": {}}, job: protected}, [], [C])[C][0] is Action.PRUNED
+
+
+def test_make_before_break_a_renamed_cache_keeps_its_pvc_while_the_service_still_mounts_it(
+    api: ApiServer, repo: Path
+) -> None:
+    # Regression: renaming a NIMCache (its PVC name derives from it) pruned the old PVC under the live Deployment.
+    converge(api, repo)
+    path = next(repo.rglob("content-safety.yaml"))
+    docs = list(yaml.safe_load_all(path.read_text()))
+    docs[0]["metadata"]["name"] = "content-safety-cache-v2"
+    docs[1]["spec"]["storage"]["nimCache"]["name"] = "content-safety-cache-v2"
+    path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+    code, out = run(api, repo)
+    assert code == 0, out
+    assert f"► {PVC} skipped (kept while Deployment/nemoguard/content-safety mounts it)" in out
+    assert "► Deployment/nemoguard/content-safety waiting (waiting for NIMCache content-safety-cache-v2" in out
+    assert ("persistentvolumeclaims", "nemoguard", "content-safety-cache-pvc") in api.store.objects
+    complete_jobs(api)  # the new cache is Ready: the Deployment moves to it, and the old cache is free
+    assert run(api, repo)[0] == 0
+    code, out = run(api, repo)
+    assert code == 0 and f"► {PVC} pruned" in out and f"► {CACHE} pruned" in out, out
