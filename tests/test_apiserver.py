@@ -92,7 +92,16 @@ def test_discovery_lists_groups_and_serves_custom_resources_only_while_their_crd
             "group": "apps.nvidia.com",
             "scope": "Namespaced",
             "names": {"kind": "NIMCache", "plural": "nimcaches"},
-            "versions": [{"name": "v1alpha1", "served": True, "storage": True, "subresources": {"status": {}}}],
+            "versions": [
+                {
+                    "name": "v1alpha1",
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    # apiextensions.k8s.io/v1 requires a schema (a structural one)
+                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+                }
+            ],
         },
     }
     api.store.create(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -13,29 +14,7 @@ from reconciler.cluster import crds
 from .apiserver import ApiServer
 from .helpers import REPO
 
-FORBIDDEN = {"$ref", "$defs", "$schema", "$id", "const", "oneOf", "default"}
-
-
-def structural_problems(node: Any, path: str = "") -> list[str]:
-    """The structural-schema rules of apiextensions.k8s.io/v1 that our generator must meet."""
-    problems = [f"{path}: {key} is not allowed" for key in FORBIDDEN & set(node)]
-    typed = "type" in node or node.get("x-kubernetes-int-or-string") or node.get("x-kubernetes-preserve-unknown-fields")
-    if not typed:
-        problems.append(f"{path}: no type")
-    if node.get("additionalProperties") is False:
-        problems.append(f"{path}: additionalProperties: false")
-    if "properties" in node and "additionalProperties" in node:
-        problems.append(f"{path}: properties and additionalProperties together")
-    if node.get("x-kubernetes-list-type") == "map":
-        item = node["items"]
-        missing = [k for k in node["x-kubernetes-list-map-keys"] if k not in item.get("required", [])]
-        problems += [f"{path}: list-map key {k} is not required in its items" for k in missing]
-    for key, child in (node.get("properties") or {}).items():
-        problems += structural_problems(child, f"{path}.{key}")
-    for key in ("items", "additionalProperties"):
-        if isinstance(node.get(key), dict):
-            problems += structural_problems(node[key], f"{path}[{key}]")
-    return problems
+structural_problems = crds.structural_problems
 
 
 @pytest.mark.parametrize("crd", crds.definitions(), ids=lambda c: c["metadata"]["name"])
@@ -48,14 +27,72 @@ def test_generated_crd_is_structural(crd: dict[str, Any]) -> None:
     assert crd["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "nim-reconciler"
 
 
-def test_structural_check_itself_catches_mistakes() -> None:
-    bad = {"type": "object", "properties": {"a": {"$ref": "#/x"}, "b": {"additionalProperties": False}}}
-    assert structural_problems(bad) == [
-        ".a: $ref is not allowed",
-        ".a: no type",
-        ".b: no type",
-        ".b: additionalProperties: false",
-    ]
+@pytest.mark.parametrize(
+    ("schema", "problem"),
+    [
+        ({"type": "object", "properties": {"a": {"$ref": "#/x"}}}, ".a: $ref is not allowed"),
+        ({"type": "object", "properties": {"a": {"description": "no type"}}}, ".a: type must not be empty"),
+        ({"type": "object", "properties": {"a": {"type": "array"}}}, ".a: items must be specified for an array"),
+        (
+            {"type": "object", "properties": {"a": {"type": "string"}}, "additionalProperties": {"type": "string"}},
+            ".: properties and additionalProperties are mutually exclusive",
+        ),
+        ({"type": "object", "additionalProperties": False}, ".: additionalProperties: false is not allowed"),
+        ({"type": "array", "items": {"type": "string"}, "uniqueItems": True}, ".: uniqueItems: true is not allowed"),
+        (
+            {"type": "object", "patternProperties": {"^a": {"type": "string"}}},
+            ".: patternProperties is not allowed",
+        ),
+        (
+            {"type": "string", "anyOf": [{"type": "string", "pattern": "^a"}]},
+            "[anyOf][0]: type must not be set inside allOf/anyOf/oneOf/not",
+        ),
+        (
+            {"x-kubernetes-int-or-string": True, "type": "string"},
+            ".: type must be empty with x-kubernetes-int-or-string",
+        ),
+        (
+            {
+                "type": "array",
+                "x-kubernetes-list-type": "map",
+                "x-kubernetes-list-map-keys": ["name"],
+                "items": {"type": "object", "properties": {"name": {"type": "string"}}},
+            },
+            ".: list-map key name must be required in its items",
+        ),
+    ],
+)
+def test_the_structural_check_knows_each_rule(schema: dict[str, Any], problem: str) -> None:
+    assert any(p.startswith(problem) for p in structural_problems(schema)), structural_problems(schema)
+
+
+def test_value_validations_inside_junctors_are_structural() -> None:
+    schema = {
+        "type": "string",
+        "anyOf": [{"pattern": "^a"}, {"maxLength": 3}],
+        "x-kubernetes-preserve-unknown-fields": True,
+    }
+    assert structural_problems({"type": "object", "properties": {"a": schema}}) == []
+
+
+def test_the_api_server_refuses_a_non_structural_crd(tmp_path: Path) -> None:
+    # Regression: spec.draResources was `type: array` without items; kube-apiserver refuses such a CRD, the test
+    # server accepted it, and `kubectl apply -f deploy/crds/` failed on a real cluster only.
+    from reconciler.cluster.kube import Cluster
+    from reconciler.errors import Invalid
+    from reconciler.kinds import CRD
+    from reconciler.options import ClusterConfig
+
+    crd = crds.definitions()[1]
+    broken = copy.deepcopy(crd)
+    spec = broken["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    del spec["properties"]["draResources"]["items"]
+    with ApiServer(tmp_path) as api:
+        cluster = Cluster(ClusterConfig(kubeconfig=(str(api.kubeconfig),), agent="crd-test"))
+        with pytest.raises(Invalid, match=r"properties\[draResources\]\.items: Required value: must be specified"):
+            cluster.apply(CRD, broken)
+        assert cluster.apply(CRD, crd)["metadata"]["name"] == "nimservices.apps.nvidia.com"
+        cluster.close()
 
 
 def test_nimcache_crd_has_the_operator_printer_columns() -> None:

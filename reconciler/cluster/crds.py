@@ -22,9 +22,81 @@ _LIST_MAPS = {"env": ["name"], "initContainers": ["name"], "sidecarContainers": 
 
 
 def definitions() -> list[dict[str, Any]]:
-    """Both CRDs, ready to apply."""
+    """Both CRDs, ready to apply; raises ``ValueError`` if one is not structural (a real API server refuses it)."""
     schemas = load_schemas()
-    return [_crd(kind, schemas) for kind in CUSTOM_KINDS]
+    crds = [_crd(kind, schemas) for kind in CUSTOM_KINDS]
+    for crd in crds:
+        problems = structural_problems(crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"])
+        if problems:
+            raise ValueError(f"{crd['metadata']['name']} is not a structural schema: {'; '.join(problems)}")
+    return crds
+
+
+# What apiextensions.k8s.io/v1 refuses anywhere in a schema.
+_NOT_ALLOWED = ("$ref", "$schema", "$defs", "definitions", "id", "additionalItems", "patternProperties", "dependencies")
+# What a value validation inside allOf / anyOf / oneOf / not must leave to the structural part around it.
+_STRUCTURE = ("type", "additionalProperties", "default", "nullable")
+
+
+def structural_problems(node: Any, path: str = "", in_junctor: bool = False) -> list[str]:
+    """Every rule of apiextensions-apiserver's structural schemas that ``node`` breaks, by field path (pure):
+    a type on every node unless int-or-string or preserve-unknown-fields; ``items`` on every array; ``properties``
+    xor ``additionalProperties`` (never ``false``); no ``$ref``, definitions or pattern properties; no
+    ``uniqueItems: true``; inside allOf/anyOf/oneOf/not only value validations; list-map keys required."""
+    if not isinstance(node, dict):
+        return [f"{path or '.'}: must be a schema object"]
+    where = path or "."
+    problems = [f"{where}: {key} is not allowed" for key in _NOT_ALLOWED if key in node]
+    if node.get("uniqueItems") is True:
+        problems.append(f"{where}: uniqueItems: true is not allowed")
+    if node.get("x-kubernetes-preserve-unknown-fields") is False:
+        problems.append(f"{where}: x-kubernetes-preserve-unknown-fields must be true or absent")
+    if in_junctor:
+        problems += [
+            f"{where}: {key} must not be set inside allOf/anyOf/oneOf/not" for key in _STRUCTURE if key in node
+        ]
+        problems += [
+            f"{where}: {k} must not be set inside allOf/anyOf/oneOf/not" for k in node if k.startswith("x-kubernetes-")
+        ]
+    else:
+        problems += _typing(node, where)
+    for key, child in (node.get("properties") or {}).items():
+        problems += structural_problems(child, f"{path}.{key}", in_junctor)
+    for key in ("items", "additionalProperties"):
+        if isinstance(node.get(key), dict):
+            problems += structural_problems(node[key], f"{path}[{key}]", in_junctor)
+    for key in ("allOf", "anyOf", "oneOf"):
+        for i, branch in enumerate(node.get(key) or []):
+            problems += structural_problems(branch, f"{path}[{key}][{i}]", True)
+    if isinstance(node.get("not"), dict):
+        problems += structural_problems(node["not"], f"{path}[not]", True)
+    return problems
+
+
+def _typing(node: dict[str, Any], where: str) -> list[str]:
+    problems = []
+    int_or_string, free = (
+        node.get("x-kubernetes-int-or-string") is True,
+        node.get("x-kubernetes-preserve-unknown-fields"),
+    )
+    if "type" not in node and not int_or_string and not free:
+        problems.append(f"{where}: type must not be empty")
+    if int_or_string and "type" in node:
+        problems.append(f"{where}: type must be empty with x-kubernetes-int-or-string")
+    if node.get("type") == "array" and "items" not in node:
+        problems.append(f"{where}: items must be specified for an array")
+    if "properties" in node and "additionalProperties" in node:
+        problems.append(f"{where}: properties and additionalProperties are mutually exclusive")
+    if node.get("additionalProperties") is False:
+        problems.append(f"{where}: additionalProperties: false is not allowed (unknown fields are pruned)")
+    if node.get("x-kubernetes-list-type") == "map":
+        required = (node.get("items") or {}).get("required") or []
+        problems += [
+            f"{where}: list-map key {k} must be required in its items"
+            for k in node.get("x-kubernetes-list-map-keys") or []
+            if k not in required
+        ]
+    return problems
 
 
 def _crd(kind: str, schemas: dict[str, Any]) -> dict[str, Any]:
@@ -112,6 +184,8 @@ def _structural(source: Any, root: Any, doc: str, schemas: dict[str, Any], depth
                 target["x-kubernetes-list-map-keys"] = keys
     if "items" in node:
         node["items"] = _structural(node["items"], root, doc, schemas, depth + 1)
+    elif node.get("type") == "array":  # an array of anything (draResources): structural needs its items typed
+        node["items"] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
     if node.get("type") == "object" and "properties" not in node and "additionalProperties" not in node:
         node["x-kubernetes-preserve-unknown-fields"] = True
     if "type" not in node and "x-kubernetes-int-or-string" not in node:

@@ -139,6 +139,58 @@ def validate_name(obj: dict[str, Any]) -> None:
         raise Invalid([("metadata.name", f'Invalid value: "{name}": a valid name must be {what}')])
 
 
+def validate_object(obj: dict[str, Any]) -> None:
+    """What kube-apiserver checks of a new or changed object of a kind we emulate (today: CRDs)."""
+    if obj.get("kind") == "CustomResourceDefinition":
+        causes = []
+        for i, version in enumerate((obj.get("spec") or {}).get("versions") or []):
+            schema = (version.get("schema") or {}).get("openAPIV3Schema")
+            where = f"spec.versions[{i}].schema.openAPIV3Schema"
+            if schema is None:
+                causes.append((where, "Required value: schemas are required"))
+            else:
+                causes += _structural(schema, where, junctor=False)
+        if causes:
+            raise Invalid(causes)
+
+
+# apiextensions-apiserver (pkg/apiserver/schema, validation of CustomResourceDefinitions) as far as our CRDs go
+_JUNCTORS = ("allOf", "anyOf", "oneOf")
+_FORBIDDEN = ("$ref", "$schema", "definitions", "id", "additionalItems", "patternProperties", "dependencies")
+
+
+def _structural(node: Any, where: str, junctor: bool) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = [(f"{where}.{k}", "Forbidden: must not be set") for k in _FORBIDDEN if k in node]
+    if node.get("uniqueItems") is True:
+        out.append((f"{where}.uniqueItems", "Forbidden: uniqueItems cannot be set to true"))
+    if junctor:
+        out += [
+            (f"{where}.{k}", "Forbidden: must be empty to be structural")
+            for k in ("type", "additionalProperties", "default", "nullable")
+            if k in node
+        ]
+    else:
+        lenient = node.get("x-kubernetes-int-or-string") or node.get("x-kubernetes-preserve-unknown-fields")
+        if not node.get("type") and not lenient:
+            out.append((f"{where}.type", "Required value: must not be empty for specified object fields"))
+        if node.get("type") == "array" and "items" not in node:
+            out.append((f"{where}.items", "Required value: must be specified"))
+        if "properties" in node and "additionalProperties" in node:
+            out.append(
+                (f"{where}.additionalProperties", "Forbidden: additionalProperties and properties are mutual exclusive")
+            )
+    children = [(f"{where}.properties[{k}]", v, junctor) for k, v in (node.get("properties") or {}).items()]
+    children += [
+        (f"{where}.{k}", node[k], junctor) for k in ("items", "additionalProperties") if isinstance(node.get(k), dict)
+    ]
+    children += [(f"{where}.{k}[{i}]", b, True) for k in _JUNCTORS for i, b in enumerate(node.get(k) or [])]
+    if isinstance(node.get("not"), dict):
+        children.append((f"{where}.not", node["not"], True))
+    for path, child, inside in children:
+        out += _structural(child, path, inside)
+    return out
+
+
 def validate_update(old: dict[str, Any], new: dict[str, Any]) -> None:
     """Immutable fields: a Job's selector and pod template; a PVC's spec, except growing its storage request."""
     kind = new.get("kind")

@@ -270,6 +270,7 @@ class Store:
                 raise ApiError(404, "NotFound", f'namespaces "{ns}" not found')
             meta["namespace"] = ns
         admission.validate_name(obj)
+        admission.validate_object(obj)
         meta["uid"] = str(uuid.uuid4())
         meta["generation"] = 1
         meta["creationTimestamp"] = _now()
@@ -317,6 +318,7 @@ class Store:
             meta.pop("namespace", None)
         admission.default(new, meta["uid"], old.get("spec", {}).get("clusterIP", ""))
         admission.validate_update(old, new)
+        admission.validate_object(new)
         if _spec_of(old) != _spec_of(new):
             meta["generation"] = old["metadata"].get("generation", 1) + 1
         if _without_meta_noise(old) == _without_meta_noise(new) and owners == self.owners.get(key, {}):
