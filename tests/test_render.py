@@ -512,3 +512,52 @@ def test_objects_come_in_kind_order_then_name() -> None:
 
 def env_of_container(ctr: dict[str, Any]) -> dict[str, Any]:
     return {e["name"]: e.get("value") for e in ctr.get("env", [])}
+
+
+def _mounts_name_volumes(pod: dict[str, Any]) -> list[str]:
+    """Every volumeMount of every container names a volume of the pod (ValidatePodSpec)."""
+    volumes = {v["name"] for v in pod.get("volumes") or []}
+    containers = [*(pod.get("initContainers") or []), *pod["containers"]]
+    return [
+        f"{c['name']}: {m['name']}" for c in containers for m in c.get("volumeMounts") or [] if m["name"] not in volumes
+    ]
+
+
+def test_a_ca_bundle_without_init_containers_mounts_only_volumes_the_pod_has() -> None:
+    # Regression: the update-ca-certificates init container mounted `scratch`, which only init or sidecar
+    # containers of the user's create: the API server refused the Deployment.
+    service = variant(NIMSERVICE, {"spec.proxy": {"certConfigMap": "corp-ca"}})
+    pod = by_kind(render(NIMCACHE, service), "Deployment")["spec"]["template"]["spec"]
+    assert [c["name"] for c in pod["initContainers"]] == ["update-ca-certificates"]
+    assert _mounts_name_volumes(pod) == []
+
+
+def test_init_containers_and_sidecars_see_the_model_store_as_the_nim_does() -> None:
+    cache = variant(NIMCACHE, {"spec.storage.pvc.subPath": "llama"})
+    extra = {"name": "warm", "image": {"repository": "busybox", "tag": "1"}}
+    service = variant(
+        NIMSERVICE, {"spec.initContainers": [extra], "spec.sidecarContainers": [{**extra, "name": "log"}]}
+    )
+    pod = by_kind(render(cache, service), "Deployment")["spec"]["template"]["spec"]
+    store = {"name": "model-store", "mountPath": "/model-store", "subPath": "llama"}
+    for each in (pod["initContainers"][0], pod["containers"][0], pod["containers"][1]):
+        assert store in each["volumeMounts"] and {"name": "scratch", "mountPath": "/scratch"} in each["volumeMounts"]
+    assert _mounts_name_volumes(pod) == []
+
+
+def test_user_labels_cannot_take_a_pod_out_of_its_deployment() -> None:
+    # Regression: spec.labels {app: x} replaced the pod's app label: the selector matched nothing.
+    service = variant(NIMSERVICE, {"spec.labels": {"app": "something-else", "team": "a"}})
+    deployment = by_kind(render(NIMCACHE, service), "Deployment")
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    selector = deployment["spec"]["selector"]["matchLabels"]
+    assert all(labels.get(k) == v for k, v in selector.items()) and labels["team"] == "a"
+
+
+@pytest.mark.parametrize(
+    ("given", "rendered"), [(None, {"feature.node.kubernetes.io/pci-10de.present": "true"}), ({}, {})]
+)
+def test_an_empty_node_selector_clears_the_gpu_default(given: Any, rendered: dict[str, str]) -> None:
+    cache = variant(NIMCACHE, {"spec.nodeSelector": given}) if given is not None else NIMCACHE
+    job = by_kind(render(cache), "Job")
+    assert job["spec"]["template"]["spec"]["nodeSelector"] == rendered

@@ -452,3 +452,14 @@ def test_all_problems_are_reported_at_once() -> None:
         ("proxy-scheme", "spec.proxy.httpProxy"),
         ("schema/pattern", "metadata.name"),
     }
+
+
+def test_dynamic_resource_claims_are_refused_as_the_operator_webhook_does() -> None:
+    service = variant(NIMSERVICE, {"spec.resources": {"claims": [{"name": "gpu"}], "limits": {"nvidia.com/gpu": 1}}})
+    assert ("resources-claims", "spec.resources.claims") in errors_of(NIMCACHE, service)
+
+
+def test_a_root_user_id_for_the_caching_job_is_refused() -> None:
+    # runAsNonRoot: true on the caching Job's pod: with userID 0 it could never start
+    assert ("user-id-root", "spec.userID") in errors_of(variant(NIMCACHE, {"spec.userID": 0}))
+    assert errors_of(variant(NIMCACHE, {"spec.userID": 1001})) == set()

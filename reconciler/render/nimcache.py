@@ -123,7 +123,8 @@ def _job(cache: NimResource, site: Site, own: dict[str, str], problems: list[Pro
         "annotations": {SOURCE_ANNOTATION: site.source},
         "uid": uid,
         "gid": gid,
-        "node_selector": spec.get("nodeSelector") or DEFAULT_NODE_SELECTOR,
+        # the operator's default only when the field is absent: `nodeSelector: {}` means any node
+        "node_selector": spec["nodeSelector"] if isinstance(spec.get("nodeSelector"), dict) else DEFAULT_NODE_SELECTOR,
         "tolerations": spec.get("tolerations") or [],
         "runtime_class": spec.get("runtimeClassName"),
         "pull_secrets": pull_secrets([source.get("pullSecret")]),

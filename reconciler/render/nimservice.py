@@ -85,7 +85,8 @@ def build(service: NimResource, site: Site, caches: Caches) -> dict[str, Any]:
         },
         "deployment": {
             **_deployment(service, ports, cache),
-            "pod_labels": {"app": service.name, **own},
+            # the selector's label last: spec.labels cannot take a pod out of its own Deployment and Service
+            "pod_labels": {"app": service.name, **{k: v for k, v in own.items() if k != "app"}},
             # not our source annotation: moving a file must not restart GPU pods
             "pod_annotations": with_defaults({}, get(spec, "annotations")),
         },
@@ -103,7 +104,8 @@ def _deployment(service: NimResource, ports: dict[str, int], cache: NimResource 
     env = _env(service, ports, cache)
     volumes, mounts = _volumes(service, cache)
     pull_policy = image.get("pullPolicy")
-    init_mounts = [{"name": "model-store", "mountPath": MODEL_STORE}, {"name": "scratch", "mountPath": "/scratch"}]
+    # Init containers see the model store as the NIM does (with the cache's sub-path), and /scratch when it exists.
+    init_mounts = [m for m in mounts if m["name"] in ("model-store", "scratch")]
     inits = [_extra(c, pull_policy, env, init_mounts) for c in spec.get("initContainers") or []]
     if cert_config_map(service):
         inits = [ca_init(f"{image['repository']}:{image['tag']}", pull_policy, []), *inits]
@@ -208,6 +210,7 @@ def _volumes(service: NimResource, cache: NimResource | None) -> tuple[list[dict
     ]
     if get(service.spec, "initContainers") or get(service.spec, "sidecarContainers"):
         volumes.append({"name": "scratch", "emptyDir": {}})
+        mounts.append({"name": "scratch", "mountPath": "/scratch"})
     ca = cert_config_map(service)
     if ca:
         volumes += ca_volumes(ca)

@@ -84,6 +84,19 @@ def _cache_name(doc: Document) -> Iterator[Problem]:
         yield err(doc, ("metadata", "name"), msg, "name-length")
 
 
-_NIMCACHE_CHECKS: Sequence[Check] = (_cache_source, _cache_storage, _cert_config, proxy_rules, _cache_name)
+def _cache_user(doc: Document) -> Iterator[Problem]:
+    if get(doc.body, "spec", "userID") == 0 and not isinstance(get(doc.body, "spec", "userID"), bool):
+        msg = "0 (root) cannot start: the caching Job's pod runs with runAsNonRoot: true (as the operator's does)"
+        yield err(doc, ("spec", "userID"), msg, "user-id-root")
+
+
+_NIMCACHE_CHECKS: Sequence[Check] = (
+    _cache_source,
+    _cache_storage,
+    _cert_config,
+    proxy_rules,
+    _cache_name,
+    _cache_user,
+)
 
 # --- across documents -------------------------------------------------------------------------------------

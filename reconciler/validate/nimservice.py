@@ -80,6 +80,12 @@ def _service_metrics(doc: Document) -> Iterator[Problem]:
         yield err(doc, ("spec", "metrics", "serviceMonitor"), msg, "metrics-service-monitor")
 
 
+def _service_claims(doc: Document) -> Iterator[Problem]:
+    if get(doc.body, "spec", "resources", "claims"):
+        msg = "must be empty: the operator's webhook refuses dynamic resource claims here"
+        yield err(doc, ("spec", "resources", "claims"), msg, "resources-claims")
+
+
 def _service_name(doc: Document) -> Iterator[Problem]:
     name = get(doc.body, "metadata", "name")
     if not isinstance(name, str) or not name:
@@ -101,4 +107,5 @@ _CHECKS: Sequence[Check] = (
     _service_metrics,
     proxy_rules,
     _service_name,
+    _service_claims,
 )
