@@ -88,7 +88,25 @@ def test_nemoguard_without_kv_cache_reuse_is_warned() -> None:
     reused = variant(guard, {"spec.env": [{"name": "NIM_ENABLE_KV_CACHE_REUSE", "value": "1"}]})
     assert warnings_of(NIMCACHE, reused) == set()
     disabled = variant(guard, {"spec.env": [{"name": "NIM_ENABLE_KV_CACHE_REUSE", "value": "0"}]})
-    assert ("kv-cache-reuse", "spec.env") in warnings_of(NIMCACHE, disabled)
+    assert warnings_of(NIMCACHE, disabled) == set()  # an explicit "0" is a decision, not an oversight
+    secret = {"name": "NIM_ENABLE_KV_CACHE_REUSE", "valueFrom": {"configMapKeyRef": {"name": "c", "key": "k"}}}
+    assert warnings_of(NIMCACHE, variant(guard, {"spec.env": [secret]})) == set()
+    other = variant(guard, {"spec.env": [{"name": "NIM_LOG_LEVEL", "value": "INFO"}]})
+    assert ("kv-cache-reuse", "spec.env") in warnings_of(NIMCACHE, other)
+
+
+@pytest.mark.parametrize(
+    ("image", "warned"),
+    [
+        ("nvcr.io/nim/nvidia/llama-3.1-nemoguard-8b-content-safety", True),
+        ("nvcr.io/nim/nvidia/llama-3.1-nemoguard-8b-topic-control", True),
+        ("nvcr.io/nim/nvidia/nemoguard-jailbreak-detect", False),  # a classifier, not an LLM
+        ("nvcr.io/nim/meta/llama-3.1-8b-instruct", False),
+    ],
+)
+def test_the_kv_cache_lint_fires_only_for_nemoguard_llms(image: str, warned: bool) -> None:
+    guard = variant(NIMSERVICE, {"spec.image.repository": image})
+    assert (("kv-cache-reuse", "spec.image.repository") in warnings_of(NIMCACHE, guard)) is warned
 
 
 def test_host_path_storage_is_warned() -> None:

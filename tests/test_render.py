@@ -561,3 +561,21 @@ def test_an_empty_node_selector_clears_the_gpu_default(given: Any, rendered: dic
     cache = variant(NIMCACHE, {"spec.nodeSelector": given}) if given is not None else NIMCACHE
     job = by_kind(render(cache), "Job")
     assert job["spec"]["template"]["spec"]["nodeSelector"] == rendered
+
+
+def test_broken_jinja_in_an_override_names_the_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "nimservice").mkdir()
+    (tmp_path / "nimservice" / "deployment.yaml.j2").write_text("apiVersion: apps/v1\nkind: {{ }}\n")
+    with pytest.raises(UsageError) as raised:
+        Renderer(tmp_path)
+    message = str(raised.value)
+    assert message.startswith(f"{tmp_path / 'nimservice' / 'deployment.yaml.j2'}:2: template syntax error:"), message
+
+
+def test_an_override_file_without_j2_is_an_error_listing_the_valid_names(tmp_path: Path) -> None:
+    (tmp_path / "nimservice").mkdir()
+    (tmp_path / "nimservice" / "deployment.yaml").write_text("x")
+    with pytest.raises(
+        UsageError, match=r"unknown template\(s\) nimservice/deployment.yaml; .*nimservice/deployment.yaml.j2"
+    ):
+        Renderer(tmp_path)

@@ -133,6 +133,9 @@ class Renderer:
         env.filters["j"] = _Quote(self.tokens)
         try:
             self.templates = {name: env.get_template(name) for name in TEMPLATES}
+        except jinja2.TemplateSyntaxError as exc:  # name the file and line: an override is the user's own code
+            where = f"{exc.filename or exc.name}:{exc.lineno}" if exc.lineno else str(exc.filename or exc.name)
+            raise UsageError(f"{where}: template syntax error: {exc.message}") from exc
         except jinja2.TemplateError as exc:
             raise UsageError(f"template error: {exc}") from exc
 
@@ -285,7 +288,8 @@ def _relative(path: str, root: Path) -> str:
 def _check_overrides(overrides: Path) -> None:
     if not overrides.is_dir():
         raise UsageError(f"--templates {overrides}: not a directory")
-    found = sorted(p.relative_to(overrides).as_posix() for p in overrides.rglob("*.j2"))
+    # every file counts: an override without .j2 (or misspelt) would otherwise be silently ignored
+    found = sorted(p.relative_to(overrides).as_posix() for p in overrides.rglob("*") if p.is_file())
     unknown = [f for f in found if f not in TEMPLATES]
     if unknown:
         raise UsageError(

@@ -20,7 +20,9 @@ from reconciler.refs import field_path
 # The seed's sizing table: (parameter count in billions below which it applies, smallest PVC in Gi).
 SIZING = ((7, 50), (14, 100), (70, 200), (float("inf"), 300))
 _PARAMS = re.compile(r"(?<![a-z0-9.])(?:(\d+)x)?(\d+(?:\.\d+)?)b(?![a-z0-9])")
-NEMOGUARD = ("content-safety", "topic-control", "jailbreak-detect")
+# NemoGuard's LLM NIMs, which prefill the same long system prompt on every call (jailbreak-detect is a
+# classifier, not an LLM: KV-cache reuse means nothing to it).
+NEMOGUARD = ("content-safety", "topic-control")
 KV_CACHE_REUSE = "NIM_ENABLE_KV_CACHE_REUSE"
 
 
@@ -89,14 +91,16 @@ def _host_path(res: NimResource) -> Iterator[Problem]:
 
 def _kv_cache_reuse(service: NimResource) -> Iterator[Problem]:
     repository = get(service.spec, "image", "repository")
-    if not isinstance(repository, str) or not any(n in repository for n in NEMOGUARD):
+    if not isinstance(repository, str) or "nemoguard" not in repository:
         return
+    model = next((n for n in NEMOGUARD if n in repository), None)
     env = get(service.spec, "env") or []
-    value = next((e.get("value") for e in env if isinstance(e, dict) and e.get("name") == KV_CACHE_REUSE), None)
-    if value != "1":
+    decided = any(isinstance(e, dict) and e.get("name") == KV_CACHE_REUSE for e in env)  # any value, or valueFrom
+    if model is not None and not decided:
         msg = (
-            f"NemoGuard NIM without {KV_CACHE_REUSE}=1: every guardrail call recomputes the shared system "
-            f'prompt; add env {KV_CACHE_REUSE}: "1" to cut latency'
+            f"a NemoGuard {model} NIM (an LLM: image {repository}) without {KV_CACHE_REUSE}: every guardrail "
+            f'call recomputes the shared system prompt; set env {KV_CACHE_REUSE}: "1" to reuse its KV cache '
+            '(or "0" to decide against it)'
         )
         yield _warn(service, ("spec", "env") if env else ("spec", "image", "repository"), msg, "kv-cache-reuse")
 
