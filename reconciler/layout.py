@@ -1,7 +1,9 @@
-"""The GitOps repo layout: ``<repo>/clusters/<cluster>/**/*.yaml`` (reads directory names only)."""
+"""The GitOps repo layout: ``<repo>/clusters/<cluster>/**/*.yaml``, and which manifests are judged together (reads
+directory names only)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,3 +40,28 @@ def locate(repo: Path, cluster: str | None) -> ClusterDir:
     if cluster not in names:
         raise UsageError(f"cluster {cluster!r} not found in {clusters} (found: {', '.join(names) or 'none'})")
     return ClusterDir(repo, cluster, clusters / cluster)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Paths checked together: ``root`` is the cluster directory they belong to (None: outside any cluster),
+    whose every manifest is read so that references and duplicates are judged per cluster; ``named`` are what
+    the user asked for, the only ones whose problems are reported."""
+
+    root: Path | None
+    named: tuple[Path, ...]
+
+
+def scopes(paths: Sequence[Path]) -> list[Scope]:
+    """Group paths by their ``clusters/<cluster>/`` (a ``clusters/`` directory itself gives one scope per cluster);
+    paths outside any cluster make one scope of their own (reads directory names only)."""
+    grouped: dict[Path | None, list[Path]] = {}
+    for given in paths:
+        path = given.absolute()
+        if path.name == "clusters" and path.is_dir():
+            for child in sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")):
+                grouped.setdefault(child, []).append(child)
+            continue
+        root = next((p for p in (path, *path.parents) if p.parent.name == "clusters"), None)
+        grouped.setdefault(root, []).append(given)
+    return [Scope(root, tuple(named)) for root, named in grouped.items()]

@@ -56,12 +56,33 @@ class Seen:
 
 
 def check_paths(paths: Sequence[Path], *, strict: bool = False) -> tuple[Check, Validated]:
-    """Load and validate every manifest under ``paths`` (reads files)."""
-    loaded = documents.load_paths(paths)
-    validated = validate(loaded.documents)
-    problems = sorted([*loaded.problems, *validated.problems], key=lambda p: p.sort_key())
-    check = Check(loaded.files, len(loaded.documents), len(validated.resources), problems, strict)
-    return check, validated
+    """Load and validate every manifest under ``paths`` (reads files), cluster by cluster.
+
+    References, duplicates and name collisions are judged within each ``clusters/<cluster>/``, reading all of it
+    even when one file is named (a pre-commit hook passes only the changed files); the same manifest in two
+    clusters is fine. Only the named paths' problems, files and resources are reported.
+    """
+    files, count, resources, problems = 0, 0, [], []
+    for scope in layout.scopes(paths):
+        loaded = documents.load_paths([scope.root] if scope.root else list(scope.named))
+        validated = validate(loaded.documents)
+        asked = _within(scope.named)
+        files += len(documents.find_files(list(scope.named))[0]) if scope.root else loaded.files
+        count += sum(1 for d in loaded.documents if asked(d.where.path))
+        resources += [r for r in validated.resources if asked(r.doc.where.path)]
+        problems += [p for p in [*loaded.problems, *validated.problems] if asked(p.where.path)]
+    problems.sort(key=lambda p: p.sort_key())
+    return Check(files, count, len(resources), problems, strict), Validated(resources, problems)
+
+
+def _within(named: Sequence[Path]) -> Callable[[str], bool]:
+    roots = [p.absolute() for p in named]
+
+    def asked(path: str) -> bool:
+        where = Path(path).absolute()
+        return any(where == r or r in where.parents for r in roots)
+
+    return asked
 
 
 def render(options: Options) -> Render:

@@ -141,3 +141,43 @@ def test_offline_ignores_a_configured_cluster(tmp_path: Path, monkeypatch: pytes
     code, out = run("--repo", str(REPO), "--dry-run", "--offline")
     assert code == 1 and "(offline: no cluster compared)" in out
     assert run("--repo", str(REPO), "--offline")[0] == 2
+
+
+def _two_clusters(tmp_path: Path) -> Path:
+    """The example's NemoGuard pair in clusters/prod and clusters/staging (the normal GitOps shape)."""
+    for cluster in ("prod", "staging"):
+        target = tmp_path / "clusters" / cluster / "nemoguard"
+        target.mkdir(parents=True)
+        (target / "content-safety.yaml").write_text((REPO / "clusters/demo/nemoguard/content-safety.yaml").read_text())
+    return tmp_path
+
+
+def test_the_same_manifest_in_two_clusters_is_fine(tmp_path: Path) -> None:
+    root = _two_clusters(tmp_path)
+    result = CliRunner().invoke(main, ["validate", str(root / "clusters")])
+    assert result.exit_code == 0, result.output
+    assert "Summary: 4 resources found in 2 files" in result.output
+
+
+def test_one_named_file_is_checked_against_its_whole_cluster(tmp_path: Path) -> None:
+    # Regression: a commit touching only a NIMService failed "NIMCache … is not defined in this repository"
+    # under the shipped pre-commit hook (pass_filenames: true).
+    root = _two_clusters(tmp_path)
+    path = root / "clusters/prod/nemoguard/content-safety.yaml"
+    docs = path.read_text().split("---\n")
+    (path.parent / "cache.yaml").write_text(docs[0])
+    path.write_text(docs[1])
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "Summary: 1 resources found in 1 files" in result.output
+
+
+def test_a_reference_to_a_cache_of_another_cluster_is_an_error(tmp_path: Path) -> None:
+    root = _two_clusters(tmp_path)
+    path = root / "clusters/staging/nemoguard/content-safety.yaml"
+    path.write_text(path.read_text().split("---\n")[1])  # staging's NIMService uses a cache only prod has
+    result = CliRunner().invoke(main, ["validate", str(root / "clusters")])
+    assert result.exit_code == 2
+    assert (
+        "staging/nemoguard/content-safety.yaml:" in result.output and 'NIMCache "content-safety-cache"' in result.output
+    )

@@ -137,7 +137,7 @@ def check_set(resources: Sequence[NimResource]) -> list[tuple[NimResource, Probl
     for res in resources:
         wanted = cache_name(res.body)
         if res.kind == "NIMService" and wanted is not None and (res.namespace, wanted) not in caches:
-            msg = f'NIMCache "{wanted}" is not defined in namespace {res.namespace} in this repository'
+            msg = f'NIMCache "{wanted}" is not defined in namespace {res.namespace} of this cluster'
             found.append((res, err(res.doc, ("spec", "storage", "nimCache", "name"), msg, "nimcache-reference")))
     return found
 
