@@ -3,6 +3,7 @@ directory names only)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,18 @@ def locate(repo: Path, cluster: str | None) -> ClusterDir:
     return ClusterDir(repo, cluster, clusters / cluster)
 
 
+def enclosing(path: Path, cluster: str | None) -> tuple[Path, str | None]:
+    """For a file or directory inside ``clusters/<cluster>/`` (``.``, a namespace folder, one manifest): the repo
+    root and that cluster; anything else is returned as it is, to be located as a repo."""
+    absolute = Path(os.path.abspath(path))
+    inside = next((p for p in (absolute, *absolute.parents) if p.parent.name == "clusters"), None)
+    if inside is None or (path.is_dir() and (path / "clusters").is_dir()):
+        return path, cluster
+    if cluster not in (None, inside.name):
+        raise UsageError(f"{path} is in cluster {inside.name!r}, not {cluster!r}")
+    return inside.parent.parent, inside.name
+
+
 @dataclass(frozen=True)
 class Scope:
     """Paths checked together: ``root`` is the cluster directory they belong to (None: outside any cluster),
@@ -57,7 +70,7 @@ def scopes(paths: Sequence[Path]) -> list[Scope]:
     paths outside any cluster make one scope of their own (reads directory names only)."""
     grouped: dict[Path | None, list[Path]] = {}
     for given in paths:
-        path = given.absolute()
+        path = Path(os.path.abspath(given))
         if path.name == "clusters" and path.is_dir():
             for child in sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")):
                 grouped.setdefault(child, []).append(child)

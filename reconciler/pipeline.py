@@ -10,6 +10,7 @@ have written meanwhile.
 from __future__ import annotations
 
 import datetime
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -76,10 +77,10 @@ def check_paths(paths: Sequence[Path], *, strict: bool = False) -> tuple[Check, 
 
 
 def _within(named: Sequence[Path]) -> Callable[[str], bool]:
-    roots = [p.absolute() for p in named]
+    roots = [Path(os.path.abspath(p)) for p in named]
 
     def asked(path: str) -> bool:
-        where = Path(path).absolute()
+        where = Path(os.path.abspath(path))
         return any(where == r or r in where.parents for r in roots)
 
     return asked

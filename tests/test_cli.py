@@ -181,3 +181,57 @@ def test_a_reference_to_a_cache_of_another_cluster_is_an_error(tmp_path: Path) -
     assert (
         "staging/nemoguard/content-safety.yaml:" in result.output and 'NIMCache "content-safety-cache"' in result.output
     )
+
+
+def _render(*args: str, cwd: Path | None = None) -> tuple[int, str, str]:
+    import os
+
+    before = Path.cwd()
+    if cwd is not None:
+        os.chdir(cwd)
+    try:
+        result = CliRunner().invoke(main, ["render", *args])
+    finally:
+        os.chdir(before)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _kinds_and_names(text: str) -> list[tuple[str, str]]:
+    import yaml
+
+    return [(d["kind"], d["metadata"]["name"]) for d in yaml.safe_load_all(text) if d]
+
+
+def test_render_takes_a_manifest_a_folder_or_dot_inside_a_cluster() -> None:
+    manifest = REPO / "clusters/demo/nemoguard/content-safety.yaml"
+    code, out, _ = _render(str(manifest))
+    assert code == 0
+    assert {name for _, name in _kinds_and_names(out)} <= {
+        "content-safety",
+        "content-safety-cache",
+        "content-safety-cache-pvc",
+    } | {n for k, n in _kinds_and_names(out) if k == "Job"}
+    assert ("NIMService", "content-safety") in _kinds_and_names(out) and len(_kinds_and_names(out)) == 7
+    code, folder, _ = _render(str(manifest.parent))
+    assert code == 0 and folder == out
+    code, dot, _ = _render(".", cwd=manifest.parent)
+    assert code == 0 and dot == out
+    code, up, _ = _render("../nemoguard", cwd=REPO / "clusters/demo/nim-service")
+    assert code == 0 and up == out
+
+
+def test_render_sends_problems_to_stderr_and_leaves_stdout_empty(tmp_path: Path) -> None:
+    (tmp_path / "clusters" / "c").mkdir(parents=True)
+    (tmp_path / "clusters" / "c" / "bad.yaml").write_text(dump(variant(NIMCACHE, {"spec.storage.pvc.sizee": "x"})))
+    code, out, err = _render(str(tmp_path))
+    assert code == 2 and out == "" and 'unknown field "sizee"' in err
+
+
+def test_render_takes_a_git_url_and_a_ref(tmp_path: Path) -> None:
+    from .gitrepos import GitRepo, git
+
+    remote = GitRepo(tmp_path / "git")
+    sha = git(remote.work, "rev-parse", "HEAD")
+    code, out, err = _render(remote.url, "--ref", sha, "--cache-dir", str(tmp_path / "cache"))
+    assert code == 0, err
+    assert ("NIMService", "content-safety") in _kinds_and_names(out)

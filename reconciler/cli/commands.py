@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import datetime
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -137,34 +138,58 @@ def validate(paths: tuple[Path, ...], fmt: str, strict: bool) -> None:
 
 
 @click.command()
-@click.argument("repo", required=False, type=click.Path(path_type=Path), default=Path("."))
+@click.argument("target", required=False, default=".")
 @click.option("--cluster", help="Which clusters/<cluster> to render (optional when there is only one).")
+@click.option("--ref", help="With a git URL: the branch, tag or full commit SHA (default: the remote HEAD).")
+@click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False), help="Where a git URL is cloned.")
+@click.option("--git-timeout", default="60s", show_default=True, help="Timeout of one git operation.")
 @click.option(
     "--templates",
     type=click.Path(path_type=Path, file_okay=False),
     help="A directory of template overrides (same relative paths as the shipped templates/).",
 )
 @click.option("-o", "--output", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
-def render(repo: Path, cluster: str | None, templates: Path | None, fmt: str) -> None:
+def render(
+    target: str,
+    cluster: str | None,
+    ref: str | None,
+    cache_dir: Path | None,
+    git_timeout: str,
+    templates: Path | None,
+    fmt: str,
+) -> None:
     """Print every Kubernetes object the repo renders to (like `helm template` / `flux build`).
 
-    REPO is the GitOps repo (default: .) or one of its clusters/<cluster> directories. Invalid input prints
-    the same problems as `validate` and exits 2.
+    TARGET is what `reconcile --repo` takes: the GitOps repo (default: .), a git URL (with --ref, and the same
+    credentials from the environment), a clusters/<cluster> directory, or any directory or manifest inside one
+    (its objects only, checked against its whole cluster). Objects go to stdout, every problem to stderr; on
+    invalid input stdout stays empty and the exit code is 2.
     """
-    from reconciler import pipeline
+    from reconciler import layout, pipeline
+    from reconciler.cli.flags import credentials, default_cache_dir, duration
+    from reconciler.cli.run import SourceSpec, checkout
     from reconciler.report.output import check_text, objects_json, objects_yaml, problem_line
 
     try:
+        spec = SourceSpec(target, ref, cache_dir or default_cache_dir(), credentials(), duration(git_timeout))
+        root = checkout(spec).root
+        repo, cluster = layout.enclosing(root, cluster)
         result = pipeline.render(pipeline.Options(repo=repo, cluster=cluster, templates=templates))
     except ReconcilerError as exc:
         fail(exc)
     if not result.check.ok:
-        click.echo(check_text(result.check), nl=False)
+        click.echo(check_text(result.check), nl=False, err=True)
         sys.exit(EXIT_ERROR)
     for problem in result.check.problems:  # warnings only: keep stdout a clean stream of objects
         click.echo(problem_line(problem), err=True)
-    bodies = [o.body for o in result.objects]
+    focus = Path(os.path.abspath(root)) if repo != root else None
+    bodies = [o.body for o in result.objects if focus is None or _within(Path(o.source.path), focus)]
     click.echo(objects_json(bodies) if fmt == "json" else objects_yaml(bodies), nl=False)
+
+
+def _within(path: Path, focus: Path) -> bool:
+    absolute = Path(os.path.abspath(path))
+    return absolute == focus or focus in absolute.parents
 
 
 def read_status(config: ClusterConfig, cluster_name: str | None) -> list[Row]:
