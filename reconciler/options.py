@@ -81,6 +81,7 @@ class Options:
     kube: ClusterConfig | None = None  # None: no cluster configured (an offline dry run)
     retry_failed: bool = False
     adopt: bool = False  # --adopt: take over objects of the names we render that someone else made
+    ignore: frozenset[str] = frozenset()  # --ignore RULE: warnings of these rules silenced
     namespaces: tuple[str, ...] = ()  # --namespace: confined to these (a team's namespaced Role)
     revision: str | None = None  # the git revision being applied (annotated on objects, kept in the record)
     lock: LockOptions = field(default_factory=lambda: LockOptions())

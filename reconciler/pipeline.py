@@ -30,7 +30,7 @@ from reconciler.plan.ownership import Inventory
 from reconciler.refs import ObjRef
 from reconciler.render.renderer import Renderer
 from reconciler.report.model import Check, Entry, RunReport
-from reconciler.validate.check import Validated, validate
+from reconciler.validate.check import Validated, silence, validate
 
 __all__ = ["Options", "Render", "check_paths", "reconcile", "render"]
 
@@ -56,17 +56,24 @@ class Seen:
     inventory: Inventory  # what our runs created, as this look found it recorded (or rebuilt it)
 
 
-def check_paths(paths: Sequence[Path], *, strict: bool = False) -> tuple[Check, Validated]:
+def check_paths(
+    paths: Sequence[Path], *, strict: bool = False, rendered: bool = False, ignore: frozenset[str] = frozenset()
+) -> tuple[Check, Validated]:
     """Load and validate every manifest under ``paths`` (reads files), cluster by cluster.
 
     References, duplicates and name collisions are judged within each ``clusters/<cluster>/``, reading all of it
     even when one file is named (a pre-commit hook passes only the changed files); the same manifest in two
-    clusters is fine. Only the named paths' problems, files and resources are reported.
+    clusters is fine. Only the named paths' problems, files and resources are reported. ``rendered``: render the
+    valid resources in memory too, so that `validate` finds what `render` and a run would (one verdict).
+    ``ignore``: warning rules silenced (beside each resource's ``nim-reconciler/ignore`` annotation).
     """
     files, count, resources, problems = 0, 0, [], []
     for scope in layout.scopes(paths):
         loaded = documents.load_paths([scope.root] if scope.root else list(scope.named))
         validated = validate(loaded.documents)
+        if rendered and not validated.errors:
+            validated = _rendered(validated, scope)
+        validated = replace(validated, problems=silence(validated.problems, loaded.documents, ignore))
         asked = _within(scope.named)
         files += len(documents.find_files(list(scope.named))[0]) if scope.root else loaded.files
         count += sum(1 for d in loaded.documents if asked(d.where.path))
@@ -74,6 +81,14 @@ def check_paths(paths: Sequence[Path], *, strict: bool = False) -> tuple[Check, 
         problems += [p for p in [*loaded.problems, *validated.problems] if asked(p.where.path)]
     problems.sort(key=lambda p: p.sort_key())
     return Check(files, count, len(resources), problems, strict), Validated(resources, problems)
+
+
+def _rendered(validated: Validated, scope: layout.Scope) -> Validated:
+    """The problems rendering finds (a bad selected-profiles annotation, a warning only rendering knows)."""
+    cluster = scope.root.name if scope.root else ""
+    root = scope.root.parent.parent if scope.root else Path(".")
+    found = Renderer().render(validated.resources, cluster, root).problems
+    return replace(validated, problems=sorted([*validated.problems, *found], key=lambda p: p.sort_key()))
 
 
 def _within(named: Sequence[Path]) -> Callable[[str], bool]:
@@ -90,11 +105,12 @@ def render(options: Options) -> Render:
     """Load, validate and render one cluster of the repo; no objects when anything failed."""
     where = layout.locate(options.repo, options.cluster)
     renderer = Renderer(options.templates)
-    check, validated = check_paths([where.path], strict=options.strict)
+    check, validated = check_paths([where.path], strict=options.strict, ignore=options.ignore)
     if check.errors:
         return Render(where.cluster, check, [])
     rendered = renderer.render(validated.resources, where.cluster, where.root)
-    problems = sorted([*check.problems, *rendered.problems], key=lambda p: p.sort_key())
+    found = silence(rendered.problems, [r.doc for r in validated.resources], options.ignore)
+    problems = sorted([*check.problems, *found], key=lambda p: p.sort_key())
     check = replace(check, problems=problems)
     return Render(where.cluster, check, list(rendered.objects) if check.ok else [])
 

@@ -21,10 +21,40 @@ def run(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def test_example_repo_validates_clean() -> None:
+def test_example_repo_validates_with_the_warnings_a_render_gives() -> None:
+    # One verdict: validate renders in memory, so it warns of what `render` warns of (caches whose profiles
+    # NIM picks on the node, where the example gives selectors only).
     code, out = run("validate", str(REPO / "clusters"))
     assert code == 0, out
-    assert "Errors: 0, Warnings: 0" in out
+    assert "Errors: 0, Warnings: 5" in out
+    assert all("warning: no profiles pinned" in line for line in out.splitlines()[:-1])
+    code, out = run("validate", str(REPO / "clusters"), "--ignore", "no-profiles-pinned")
+    assert code == 0 and "Errors: 0, Warnings: 0" in out
+
+
+def test_strict_counts_warnings_as_errors_in_the_summary() -> None:
+    code, out = run("validate", "--strict", str(REPO / "clusters"))
+    assert code == 2
+    assert out.splitlines()[-1].endswith("Errors: 5, Warnings: 0 (--strict: warnings count as errors)")
+
+
+def test_a_warning_is_silenced_for_one_resource_by_annotation(tmp_path: Path) -> None:
+    quiet = variant(NIMCACHE, {"metadata.annotations": {"nim-reconciler/ignore": "no-profiles-pinned"}})
+    loud = variant(NIMCACHE, {"metadata.name": "other"})
+    for doc in (quiet, loud):
+        doc["spec"]["source"]["ngc"].pop("model", None)
+    (tmp_path / "m.yaml").write_text(dump(quiet, loud))
+    code, out = run("validate", "--strict", str(tmp_path / "m.yaml"))
+    assert code == 2 and out.count("warning: no profiles pinned") == 1 and "m.yaml:" in out
+
+
+def test_validate_finds_what_render_would_refuse(tmp_path: Path) -> None:
+    # Regression: a bad nvidia.com/selected-profiles annotation passed validate and failed render.
+    cache = variant(NIMCACHE, {"metadata.annotations": {"nvidia.com/selected-profiles": "p1,p2"}})
+    cache["spec"]["source"]["ngc"].pop("model", None)
+    (tmp_path / "m.yaml").write_text(dump(cache))
+    code, out = run("validate", str(tmp_path / "m.yaml"))
+    assert code == 2 and "nvidia.com/selected-profiles: must be a JSON list of profile IDs" in out
 
 
 def test_invalid_manifest_exits_2_with_file_line_and_field(tmp_path: Path) -> None:

@@ -120,7 +120,14 @@ def install_crds(kubeconfig: tuple[str, ...], context: str | None, dry_run: bool
     "-o", "--output", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="Output format."
 )
 @click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 2).")
-def validate(paths: tuple[Path, ...], fmt: str, strict: bool) -> None:
+@click.option(
+    "--ignore",
+    "ignore",
+    multiple=True,
+    metavar="RULE",
+    help="Silence the warnings of this rule (repeatable; per resource: the annotation nim-reconciler/ignore).",
+)
+def validate(paths: tuple[Path, ...], fmt: str, strict: bool, ignore: tuple[str, ...]) -> None:
     """Validate NIMCache / NIMService manifests (files or directories; default: clusters/).
 
     Prints every problem as path:line: field: message and a summary. Exit 0 when valid, 2 when not.
@@ -130,7 +137,8 @@ def validate(paths: tuple[Path, ...], fmt: str, strict: bool) -> None:
     from reconciler.report.output import render_check
 
     try:
-        check, _ = pipeline.check_paths(list(paths) or [Path("clusters")], strict=strict)
+        given = list(paths) or [Path("clusters")]
+        check, _ = pipeline.check_paths(given, strict=strict, rendered=True, ignore=frozenset(ignore))
     except ReconcilerError as exc:
         fail(exc)
     click.echo(render_check(check, Format(fmt)), nl=False)

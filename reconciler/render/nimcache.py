@@ -180,7 +180,7 @@ def _profile_args(cache: NimResource, source: dict[str, Any], problems: list[Pro
         "no profiles pinned: NIM downloads the profile it picks for the GPU the caching Job lands on; "
         f"pin them with spec.source.ngc.model.profiles or the {SELECTED_PROFILES} annotation (a JSON list of IDs)"
     )
-    problems.append(warning(cache.doc.at(path), field_path(path), message, "profiles-unpinned"))
+    problems.append(warning(cache.doc.at(path), field_path(path), message, "no-profiles-pinned"))
     return []
 
 

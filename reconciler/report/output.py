@@ -21,10 +21,13 @@ def problem_line(p: Problem) -> str:
 
 def summary_line(check: Check) -> str:
     """The last line of ``validate``: resources, files, valid, invalid, errors, warnings."""
+    # the counts say what the exit code says: under --strict every warning is an error
+    errors, warnings = (check.errors + check.warnings, 0) if check.strict else (check.errors, check.warnings)
+    strict = " (--strict: warnings count as errors)" if check.strict and check.warnings else ""
     return (
         f"Summary: {check.resources} resources found in {check.files} files - "
         f"Valid: {check.valid}, Invalid: {check.resources - check.valid}, "
-        f"Errors: {check.errors}, Warnings: {check.warnings}"
+        f"Errors: {errors}, Warnings: {warnings}{strict}"
     )
 
 

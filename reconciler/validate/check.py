@@ -45,7 +45,8 @@ def validate(documents: Sequence[Document]) -> Validated:
         problems.append(problem)
         failed.add(id(resource))
     valid = [r for r in candidates if id(r) not in failed]
-    problems.extend(advice.advise(valid))
+    # advice on every resource that could be read, not only the valid ones: a warning is never hidden by an error
+    problems.extend(advice.advise(candidates))
     return Validated(valid, sorted(problems, key=Problem.sort_key))
 
 
@@ -63,3 +64,24 @@ def check_document(doc: Document) -> list[Problem]:
 
 
 RULES = {"NIMCache": nimcache.check_nimcache, "NIMService": nimservice.check_nimservice}
+
+
+IGNORE = "nim-reconciler/ignore"  # on a manifest: warning rules silenced for it ("kv-cache-reuse,no-profiles-pinned")
+
+
+def silence(problems: Sequence[Problem], docs: Sequence[Document], rules: frozenset[str]) -> list[Problem]:
+    """The problems less the warnings of ``rules`` and of each document's ``nim-reconciler/ignore`` annotation
+    (a warning belongs to the document of its file that starts last at or before its line). Errors stay."""
+    starts: dict[str, list[tuple[int, frozenset[str]]]] = {}
+    for doc in docs:
+        raw = ((doc.body.get("metadata") or {}).get("annotations") or {}).get(IGNORE)
+        named = frozenset(r.strip() for r in raw.split(",") if r.strip()) if isinstance(raw, str) else frozenset()
+        starts.setdefault(doc.where.path, []).append((doc.where.line, named))
+    kept = []
+    for problem in problems:
+        own = [named for line, named in starts.get(problem.where.path, []) if line <= problem.where.line]
+        silenced = rules | (own[-1] if own else frozenset())
+        if problem.severity is Severity.WARNING and problem.rule in silenced:
+            continue
+        kept.append(problem)
+    return kept
