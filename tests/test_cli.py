@@ -265,3 +265,32 @@ def test_render_takes_a_git_url_and_a_ref(tmp_path: Path) -> None:
     code, out, err = _render(remote.url, "--ref", sha, "--cache-dir", str(tmp_path / "cache"))
     assert code == 0, err
     assert ("NIMService", "content-safety") in _kinds_and_names(out)
+
+
+def test_run_locally_prints_the_docker_command_of_a_nemoguard_service() -> None:
+    # seed 001: the Content Safety NemoGuard NIM with KV-cache reuse, as `docker run`
+    code, out = run("run-locally", str(REPO / "clusters/demo/nemoguard/content-safety.yaml"))
+    assert code == 0, out
+    lines = [line.strip().rstrip(" \\") for line in out.splitlines()]
+    assert lines[0] == "docker run -it"
+    for option in (
+        "--name=content-safety",
+        "--runtime=nvidia",
+        "--gpus='\"device=0\"'",
+        "--memory=16g",
+        "--cpus=4",
+        "-e NIM_ENABLE_KV_CACHE_REUSE=1",
+        "-e NGC_API_KEY",  # from a Secret: passed through by name, never a value
+        '-v "$LOCAL_NIM_CACHE":/model-store',
+        "-u 1000",
+        "-p 8000:8000",
+    ):
+        assert option in lines, (option, out)
+    assert lines[-1] == "nvcr.io/nim/nvidia/llama-3.1-nemoguard-8b-content-safety:1.0.0"
+
+
+def test_run_locally_asks_which_service_when_there_are_several() -> None:
+    code, out = run("run-locally", str(REPO))
+    assert code == 2 and "choose one NIMService with --service (found: " in out
+    code, out = run("run-locally", str(REPO), "--service", "content-safety")
+    assert code == 0 and "--name=content-safety" in out

@@ -20,7 +20,7 @@ from types import FrameType
 import click
 
 from reconciler import __version__
-from reconciler.cli import commands
+from reconciler.cli import commands, local
 from reconciler.cli.flags import (
     EXIT_ERROR,
     FORMATS,
@@ -325,6 +325,7 @@ def _path(flags: dict[str, object], name: str) -> Path | None:
 
 
 for _command in (
+    local.run_locally,
     commands.status_command,
     commands.doctor_command,
     commands.install_crds,
