@@ -43,11 +43,22 @@ def locate(repo: Path, cluster: str | None) -> ClusterDir:
     return ClusterDir(repo, cluster, clusters / cluster)
 
 
+def cluster_dir(path: Path) -> Path | None:
+    """The ``clusters/<cluster>`` directory that holds ``path`` (or is it), as an absolute path, or None."""
+    absolute = Path(os.path.abspath(path))
+    return next((p for p in (absolute, *absolute.parents) if p.parent.name == "clusters"), None)
+
+
+def within(path: str | Path, roots: Sequence[Path]) -> bool:
+    """``path`` is one of ``roots`` or inside one (``..`` resolved, symlinks not followed)."""
+    where = Path(os.path.abspath(path))
+    return any(where == root or root in where.parents for root in (Path(os.path.abspath(r)) for r in roots))
+
+
 def enclosing(path: Path, cluster: str | None) -> tuple[Path, str | None]:
     """For a file or directory inside ``clusters/<cluster>/`` (``.``, a namespace folder, one manifest): the repo
     root and that cluster; anything else is returned as it is, to be located as a repo."""
-    absolute = Path(os.path.abspath(path))
-    inside = next((p for p in (absolute, *absolute.parents) if p.parent.name == "clusters"), None)
+    inside = cluster_dir(path)
     if inside is None or (path.is_dir() and (path / "clusters").is_dir()):
         return path, cluster
     if cluster not in (None, inside.name):
@@ -75,6 +86,5 @@ def scopes(paths: Sequence[Path]) -> list[Scope]:
             for child in sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")):
                 grouped.setdefault(child, []).append(child)
             continue
-        root = next((p for p in (path, *path.parents) if p.parent.name == "clusters"), None)
-        grouped.setdefault(root, []).append(given)
+        grouped.setdefault(cluster_dir(path), []).append(given)
     return [Scope(root, tuple(named)) for root, named in grouped.items()]

@@ -10,10 +10,10 @@ have written meanwhile.
 from __future__ import annotations
 
 import datetime
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +74,7 @@ def check_paths(
         if rendered and not validated.errors:
             validated = _rendered(validated, scope)
         validated = replace(validated, problems=silence(validated.problems, loaded.documents, ignore))
-        asked = _within(scope.named)
+        asked = partial(layout.within, roots=scope.named)
         files += len(documents.find_files(list(scope.named))[0]) if scope.root else loaded.files
         count += sum(1 for d in loaded.documents if asked(d.where.path))
         resources += [r for r in validated.resources if asked(r.doc.where.path)]
@@ -89,16 +89,6 @@ def _rendered(validated: Validated, scope: layout.Scope) -> Validated:
     root = scope.root.parent.parent if scope.root else Path(".")
     found = Renderer().render(validated.resources, cluster, root).problems
     return replace(validated, problems=sorted([*validated.problems, *found], key=lambda p: p.sort_key()))
-
-
-def _within(named: Sequence[Path]) -> Callable[[str], bool]:
-    roots = [Path(os.path.abspath(p)) for p in named]
-
-    def asked(path: str) -> bool:
-        where = Path(os.path.abspath(path))
-        return any(where == r or r in where.parents for r in roots)
-
-    return asked
 
 
 def render(options: Options) -> Render:

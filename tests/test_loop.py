@@ -85,20 +85,22 @@ def test_sigterm_while_sleeping_stops_at_once(api: ApiServer, tmp_path: Path) ->
     assert "SIGTERM received" in out and "stopped" in out and "Traceback" not in out
 
 
-def _interrupt_mid_run(api: ApiServer, tmp_path: Path, *args: str) -> tuple[int, str]:
+def _interrupt_mid_run(
+    api: ApiServer, tmp_path: Path, *args: str, signum: signal.Signals = signal.SIGTERM
+) -> tuple[int, str]:
     """Start a run whose first caching Job write is slow, and send SIGTERM while it is in flight."""
     install(api)
     api.faults.add(Fault(method="PATCH", path="/jobs/", delay=2.0, times=1))  # a slow write mid-run
     process = _start(api, tmp_path, *args)
     _wait_for(lambda: any("/persistentvolumeclaims/" in r.path and r.method == "PATCH" for r in api.requests))
     time.sleep(0.3)  # the PVCs are applied; the first caching Job's write is under way (it takes 2 s)
-    process.send_signal(signal.SIGTERM)  # the run is between its first and last write
+    process.send_signal(signum)  # the run is between its first and last write
     out, _ = process.communicate(timeout=30)
     return process.returncode, out
 
 
-def _stopped_cleanly(api: ApiServer, out: str) -> None:
-    assert "SIGTERM received" in out and "Traceback" not in out
+def _stopped_cleanly(api: ApiServer, out: str, name: str = "SIGTERM") -> None:
+    assert f"{name} received" in out and "Traceback" not in out
     assert "interrupted: the writes in flight finished; nothing more was written" in out
     assert "Applied to cluster demo" in out  # the summary is printed
     assert len(live(api, "Job")) >= 1  # the write in flight was finished ...
@@ -114,6 +116,12 @@ def test_sigterm_during_a_one_shot_run_stops_after_the_writes_in_flight(api: Api
     code, out = _interrupt_mid_run(api, tmp_path)
     assert code == 143, out
     _stopped_cleanly(api, out)
+
+
+def test_ctrl_c_during_a_one_shot_run_stops_the_same_way_and_exits_130(api: ApiServer, tmp_path: Path) -> None:
+    code, out = _interrupt_mid_run(api, tmp_path, signum=signal.SIGINT)
+    assert code == 130, out
+    _stopped_cleanly(api, out, "SIGINT")
 
 
 def test_sigterm_during_a_loop_run_stops_it_the_same_way_and_exits_0(api: ApiServer, tmp_path: Path) -> None:

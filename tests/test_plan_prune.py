@@ -180,3 +180,21 @@ def test_prune_guard(
 
 def test_nothing_left_over_means_nothing_to_decide() -> None:
     assert prune_changes([], {}, (), PruneOptions(), failed=True) == []
+
+
+def test_a_job_that_only_names_a_desired_cache_is_not_superseded_but_left_alone() -> None:
+    from reconciler.plan.ownership import Inventory
+
+    cache = DesiredObject({"kind": "NIMCache", "metadata": {"name": "c", "namespace": "ns"}}, None, SourceLocation("x"))
+    labels = {"app.kubernetes.io/managed-by": "nim-reconciler", "nim-reconciler/cluster": "demo"}
+    controller = [{"kind": "NIMCache", "name": "c", "uid": "u", "controller": True}]
+    theirs = _obj(JOB, meta={"labels": labels, "uid": "not-in-the-inventory", "ownerReferences": controller})
+    ours = _obj(ObjRef("Job", "ns", "c-job-0"), meta={"labels": labels, "uid": "ours", "ownerReferences": controller})
+    live = {JOB: theirs, ObjRef("Job", "ns", "c-job-0"): ours, CACHE: {"metadata": {"uid": "u", "labels": labels}}}
+    inventory = Inventory({ObjRef("Job", "ns", "c-job-0"): "ours", CACHE: "u"})
+    decided = {
+        c.ref: c
+        for c in prune_changes([JOB, ObjRef("Job", "ns", "c-job-0")], live, (cache,), PruneOptions(), False, inventory)
+    }
+    assert decided[JOB].action is Action.SKIPPED and decided[JOB].reason.startswith("not ours, left alone")
+    assert decided[ObjRef("Job", "ns", "c-job-0")].action is Action.PRUNED  # ours: superseded, deleted

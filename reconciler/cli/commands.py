@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import datetime
-import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -190,14 +189,8 @@ def render(
         sys.exit(EXIT_ERROR)
     for problem in result.check.problems:  # warnings only: keep stdout a clean stream of objects
         click.echo(problem_line(problem), err=True)
-    focus = Path(os.path.abspath(root)) if repo != root else None
-    bodies = [o.body for o in result.objects if focus is None or _within(Path(o.source.path), focus)]
+    bodies = [o.body for o in result.objects if repo == root or layout.within(o.source.path, [root])]
     click.echo(objects_json(bodies) if fmt == "json" else objects_yaml(bodies), nl=False)
-
-
-def _within(path: Path, focus: Path) -> bool:
-    absolute = Path(os.path.abspath(path))
-    return absolute == focus or focus in absolute.parents
 
 
 def read_status(config: ClusterConfig, cluster_name: str | None) -> list[Row]:

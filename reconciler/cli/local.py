@@ -33,13 +33,12 @@ def run_locally(target: Path, name: str | None, cluster: str | None) -> None:
     if not result.check.ok:
         click.echo("error: the manifests do not validate: run `reconcile validate` for the problems", err=True)
         sys.exit(EXIT_ERROR)
-    inside = Path(target).absolute()
     deployments = [
         o.body
         for o in result.objects
         if o.ref.kind == "Deployment"
         and (name is None or o.ref.name == name)
-        and (repo == target or str(Path(o.source.path).absolute()).startswith(str(inside)))
+        and (repo == target or layout.within(o.source.path, [target]))
     ]
     if len(deployments) != 1:
         names = ", ".join(sorted(d["metadata"]["name"] for d in deployments)) or "none"

@@ -110,7 +110,7 @@ def execute(
             outcomes.append(Outcome(Change(Action.SKIPPED, change.ref, reason=reason)))
             continue
         outcome = _delete_one(api, change, dry_run)
-        owner = owner_of(change.ref, plan.bodies.get(change.ref) or live_body(plan, change.ref))
+        owner = owner_of(change.ref, plan.leftovers.get(change.ref))  # what is pruned left git: its live body
         if outcome.error and owner is not None and owner != change.ref:
             kept.setdefault(owner, change.ref)
         outcomes.append(outcome)
@@ -159,11 +159,6 @@ def _apply_one(
     except ClusterError as exc:
         return Outcome(change, str(exc)), ""
     return Outcome(change, result=result), str(result.get("metadata", {}).get("uid", ""))
-
-
-def live_body(plan: Plan, ref: ObjRef) -> dict[str, Any] | None:
-    """The object as observed, for a prune (the plan keeps the live bodies of what it deletes)."""
-    return plan.leftovers.get(ref)
 
 
 def _delete_one(api: ClusterApi, change: Change, dry_run: bool) -> Outcome:

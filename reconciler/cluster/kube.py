@@ -39,10 +39,11 @@ from reconciler.errors import (
     UsageError,
 )
 from reconciler.kinds import Kind
+from reconciler.objects import MANAGER
 from reconciler.options import ClusterConfig
 from reconciler.refs import ObjRef
 
-FIELD_MANAGER = "nim-reconciler"
+FIELD_MANAGER = MANAGER  # our server-side apply manager (and the one plan reads managedFields for)
 
 
 _ERRORS: dict[int, type[ClusterError]] = {401: Unauthorized, 403: Forbidden, 404: NotFound, 409: Conflict, 422: Invalid}

@@ -18,7 +18,7 @@ import yaml
 
 from reconciler import quantity
 from reconciler.kinds import CUSTOM_KINDS, RANK
-from reconciler.objects import DesiredObject, content, content_change, controller_reference, owner_of
+from reconciler.objects import MANAGER, DesiredObject, content, content_change, controller_reference, owner_of
 from reconciler.options import PruneOptions
 from reconciler.plan.changes import Action, Change, Plan
 from reconciler.plan.ownership import Inventory
@@ -27,7 +27,6 @@ from reconciler.refs import ObjRef
 
 APPLIED = "nim-reconciler/applied"
 REVISION = "nim-reconciler/revision"  # the git revision that last wrote the object (not part of its hash)
-FIELD_MANAGER = "nim-reconciler"  # the server-side apply manager our writes use
 MODEL_PULLER_MESSAGE = (
     "modelPuller is an immutable field. Please create a new NIMCache resource instead when you want to change "
     "this container."
@@ -258,7 +257,7 @@ def project(live: Any, shape: Any, parent: str = "", owned: str = "") -> Any:
 def _owned_fields(live: Mapping[str, Any]) -> str:
     """Our server-side-apply field set of ``live`` (managedFields of manager nim-reconciler), as JSON text."""
     entries = (live.get("metadata") or {}).get("managedFields") or []
-    ours = [e.get("fieldsV1") for e in entries if isinstance(e, dict) and e.get("manager") == FIELD_MANAGER]
+    ours = [e.get("fieldsV1") for e in entries if isinstance(e, dict) and e.get("manager") == MANAGER]
     return json.dumps(ours)
 
 

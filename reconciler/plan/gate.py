@@ -47,13 +47,15 @@ def _fetch_only(body: Mapping[str, Any], current: Mapping[str, Any] | None) -> b
 
 
 def cache_statuses(
-    desired: Sequence[DesiredObject], live: Mapping[ObjRef, dict[str, Any]], pods: Pods, now: str
+    desired: Sequence[DesiredObject],
+    live: Mapping[ObjRef, dict[str, Any]],
+    pods: Pods,
+    now: str,
+    jobs: Mapping[ObjRef, str],
 ) -> dict[ObjRef, dict[str, Any]]:
-    """Each desired NIMCache's status from the live PVC, Job and pods (and the status it last recorded).
-
-    The spec is git's (it names the PVC and the Job), the metadata the live object's (its generation).
+    """Each desired NIMCache's status from the live PVC, its Job (``jobs``: see ``cache_jobs``) and its pods (and
+    the status it last recorded). The spec is git's (it names the PVC), the metadata the live object's.
     """
-    jobs = cache_jobs(desired, live)
     out = {}
     for item in desired:
         if item.ref.kind != "NIMCache":
@@ -75,9 +77,9 @@ def gate(
     retry_failed: bool = False,
 ) -> Plan:
     """Hold what waits for a cache, skip or replace caching Jobs; record every cache's status (see above)."""
-    statuses = cache_statuses(desired, live, pods, now)
-    states = {ref: str(s["state"]) for ref, s in statuses.items()}
     effective = cache_jobs(desired, live)
+    statuses = cache_statuses(desired, live, pods, now, effective)
+    states = {ref: str(s["state"]) for ref, s in statuses.items()}
     owners = {d.ref: d.owner for d in desired}
     caches_of = {d.ref: cache_of(d.ref, d.body) for d in desired if d.ref.kind == "NIMService"}
     changes = []

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from reconciler.kinds import MANIFEST_KINDS
-from reconciler.objects import DesiredObject, is_ours, manager_of, owner_of
+from reconciler.objects import CLUSTER_LABEL, DesiredObject, is_ours, manager_of, owner_of
 from reconciler.plan.changes import Action, Change, Plan
 from reconciler.refs import ObjRef
 
@@ -58,9 +58,8 @@ def foreign(ref: ObjRef, body: Mapping[str, Any], inventory: Inventory, live: Ob
     """'' when the object is ours; else who manages it, for a message."""
     if not is_ours(body):
         return manager_of(body)
-    cluster_label = "nim-reconciler/cluster"
     if ref not in live:  # ours by label, but not selected for this cluster: another cluster's run made it
-        other = ((body.get("metadata") or {}).get("labels") or {}).get(cluster_label, "?")
+        other = ((body.get("metadata") or {}).get("labels") or {}).get(CLUSTER_LABEL, "?")
         return f"nim-reconciler for cluster {other}"
     if ref.kind not in MANIFEST_KINDS:  # a child: its controller must be one of our custom resources
         owner = owner_of(ref, body)

@@ -47,29 +47,19 @@ def prune_changes(
             who = foreign(ref, live[ref], inventory, live)
             if who:
                 strangers.append(Change(Action.SKIPPED, ref, reason=f"not ours, left alone: managed by {who}"))
-        leftover = [r for r in leftover if r not in {c.ref for c in strangers}]
-    return strangers + _guarded(leftover, live, desired, options, failed)
-
-
-def _guarded(
-    leftover: Sequence[ObjRef],
-    live: Mapping[ObjRef, dict[str, Any]],
-    desired: Sequence[DesiredObject],
-    options: PruneOptions,
-    failed: bool,
-) -> list[Change]:
     # A caching Job replaced by its NIMCache's new one is deleted (so that two never write one PVC): part of
     # applying the change, not a prune, so --no-prune and --max-prune leave it be. A failed run deletes nothing.
     caches = {d.ref for d in desired if d.ref.kind == "NIMCache"}
-    superseded = [r for r in leftover if r.kind == "Job" and owner_of(r, live[r]) in caches and not _protected(live[r])]
+    ours = [r for r in leftover if r not in {c.ref for c in strangers}]
+    superseded = [r for r in ours if r.kind == "Job" and owner_of(r, live[r]) in caches and not _protected(live[r])]
     replaced = [
         Change(Action.BLOCKED, r, reason="prune guard: an earlier stage failed")
         if failed
         else Change(Action.PRUNED, r, reason=SUPERSEDED)
         for r in superseded
     ]
-    leftover = [r for r in leftover if r not in superseded]
-    return replaced + _candidates(leftover, live, desired, options, failed)
+    rest = [r for r in ours if r not in superseded]
+    return strangers + replaced + _candidates(rest, live, desired, options, failed)
 
 
 def _candidates(

@@ -16,7 +16,7 @@ from typing import Any
 
 from reconciler.documents import NimResource, get
 from reconciler.errors import Problem, error, warning
-from reconciler.objects import MANAGED_BY, MANAGER, SOURCE_ANNOTATION, labels
+from reconciler.objects import MANAGED_BY, MANAGER, SELECTED_PROFILES, SOURCE_ANNOTATION, labels
 from reconciler.objects import pvc_name as cache_pvc_name
 from reconciler.refs import field_path
 from reconciler.render.common import (
@@ -39,7 +39,6 @@ from reconciler.render.common import (
 )
 
 DEFAULT_NODE_SELECTOR = {"feature.node.kubernetes.io/pci-10de.present": "true"}
-SELECTED_PROFILES = "nvidia.com/selected-profiles"
 CACHE_VOLUME = "nim-cache-volume"
 
 
