@@ -388,3 +388,16 @@ def test_managed_fields_keep_every_manager_and_name_list_items_as_kube_apiserver
     api.store.apply(deployments, "nim", "d", deployment, "nim-reconciler", True, False)
     fields = json.dumps(api.store.objects[("deployments", "nim", "d")]["metadata"]["managedFields"])
     assert json.dumps('k:{"name":"app"}')[1:-1] in fields and json.dumps('k:{"name":"A"}')[1:-1] in fields
+
+
+def test_a_delete_with_an_unknown_propagation_policy_is_refused(api: ApiServer) -> None:
+    from reconciler.cluster.kube import Cluster
+    from reconciler.errors import Invalid
+    from reconciler.kinds import BY_KIND
+    from reconciler.options import ClusterConfig
+
+    cluster = Cluster(ClusterConfig(kubeconfig=(str(api.kubeconfig),), agent="apiserver-test"))
+    with pytest.raises(Invalid, match="propagationPolicy"):
+        cluster.delete(BY_KIND["Service"], "nim", "x", propagation="Sideways")
+    cluster.delete(BY_KIND["Service"], "nim", "x", propagation="Foreground")  # valid, and already gone: fine
+    cluster.close()

@@ -225,6 +225,8 @@ class ApiServer:
             )
         if method == "DELETE":
             policy = query.get("propagationPolicy") or data.get("propagationPolicy") or "Background"
+            if policy not in ("Orphan", "Background", "Foreground"):  # DeleteOptions validation
+                raise ApiError(422, "Invalid", f'propagationPolicy: Unsupported value: "{policy}"')
             self.store.delete(res, ns, name, policy, dry)
             return 200, {
                 "kind": "Status",
