@@ -67,6 +67,36 @@ def manager_of(obj: Mapping[str, Any]) -> str:
     return ", ".join(managers) if managers else "an unknown manager"
 
 
+def taken_over(obj: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The managedFields of an object we adopt, with every field other managers own (outside subresources)
+    moved to one server-side-apply entry of ours: our next apply then owns the whole object, and what we do not
+    render (a port another tool added) is removed instead of left behind beside ours (pure)."""
+    managed = [f for f in (obj.get("metadata") or {}).get("managedFields") or [] if isinstance(f, Mapping)]
+    union: dict[str, Any] = {}
+    kept = []
+    for entry in managed:
+        if entry.get("subresource"):  # status is the status writer's
+            kept.append(dict(entry))
+        else:
+            union = _union(union, entry.get("fieldsV1") or {})
+    ours = {
+        "manager": MANAGER,
+        "operation": "Apply",
+        "apiVersion": str(obj.get("apiVersion", "")),
+        "fieldsType": "FieldsV1",
+        "fieldsV1": union,
+    }
+    return [ours, *kept]
+
+
+def _union(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(a)
+    for key, value in b.items():
+        both = isinstance(out.get(key), Mapping) and isinstance(value, Mapping)
+        out[key] = _union(out[key], value) if both else value
+    return out
+
+
 def controller_reference(owner: ObjRef, uid: str) -> dict[str, Any]:
     """The controller ownerReference of a child to its custom resource (``uid`` may be '' until it exists)."""
     return {

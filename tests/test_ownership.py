@@ -93,6 +93,13 @@ def test_adoption_guard_the_adopt_annotation_takes_them_over_and_says_so(api: Ap
     sa = _stored(api, "serviceaccounts", "team-a", "billing")
     assert sa["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "nim-reconciler"
     assert sa["metadata"]["ownerReferences"][0]["kind"] == "NIMService"
+    # Helm's fields are taken over, not left beside ours: its unnamed port 80 would make the Service invalid
+    # (two ports, one without a name) on a real cluster
+    service = _stored(api, "services", "team-a", "billing")
+    assert [p["port"] for p in service["spec"]["ports"]] == [8000]
+    assert {f["manager"] for f in service["metadata"]["managedFields"] if not f.get("subresource")} == {
+        "nim-reconciler"
+    }
     complete_jobs(api)
     assert run(api, repo)[0] == 0
     (repo / "clusters/demo/team-a/billing.yaml").unlink()  # adopted, so ours: it is pruned with its service

@@ -17,7 +17,7 @@ from typing import Any
 from reconciler.cluster.api import ClusterApi
 from reconciler.errors import ClusterError
 from reconciler.kinds import BY_KIND, CRD, CUSTOM_KINDS, ORDER, Kind
-from reconciler.objects import cache_of, is_ours, manager_of, owner_of, owners
+from reconciler.objects import cache_of, is_ours, manager_of, owner_of, owners, taken_over
 from reconciler.plan.changes import Action, Change, Plan
 from reconciler.plan.compare import subset
 from reconciler.refs import ObjRef
@@ -86,7 +86,8 @@ def execute(
             bodies = [_with_owner_uid(plan.bodies[c.ref], uids) for c in stage]
             results = list(
                 pool.map(
-                    lambda cb, k=kind: _apply_one(api, k, cb[0], cb[1], dry_run, stop), zip(stage, bodies, strict=True)
+                    lambda cb, k=kind: _apply_one(api, k, cb[0], cb[1], dry_run, stop, plan.adopted.get(cb[0].ref)),
+                    zip(stage, bodies, strict=True),
                 )
             )
             for change, (outcome, uid) in zip(stage, results, strict=True):
@@ -147,7 +148,13 @@ def _with_owner_uid(body: dict[str, Any], uids: dict[ObjRef, str]) -> dict[str, 
 
 
 def _apply_one(
-    api: ClusterApi, kind: Kind, change: Change, body: dict[str, Any], dry_run: bool, stop: Callable[[], bool]
+    api: ClusterApi,
+    kind: Kind,
+    change: Change,
+    body: dict[str, Any],
+    dry_run: bool,
+    stop: Callable[[], bool],
+    adopted: dict[str, Any] | None = None,
 ) -> tuple[Outcome, str]:
     if stop():  # asked to stop before this write was sent: it is not sent
         return Outcome(Change(Action.SKIPPED, change.ref, reason=INTERRUPTED)), ""
@@ -155,6 +162,12 @@ def _apply_one(
     if refs and not refs[0].get("uid"):
         return Outcome(change, f"{change.ref}: its {refs[0]['kind']} {refs[0]['name']} could not be applied"), ""
     try:
+        if adopted is not None and not dry_run:
+            # Take the other managers' fields over first (at the version we judged), so that what we do not
+            # render goes; without this an adopted Service keeps its old port beside ours.
+            meta = adopted.get("metadata") or {}
+            take = {"managedFields": taken_over(adopted), "resourceVersion": meta.get("resourceVersion")}
+            api.patch(kind, change.ref.namespace, change.ref.name, {"metadata": take})
         result = api.apply(kind, body, dry_run=dry_run)
     except ClusterError as exc:
         return Outcome(change, str(exc)), ""

@@ -65,6 +65,8 @@ class Plan:
     leftovers: dict[ObjRef, dict[str, Any]] = field(default_factory=dict, compare=False)
     # objects of the names we render that exist and are someone else's (refused, not adopted)
     foreign: frozenset[ObjRef] = field(default_factory=frozenset, compare=False)
+    # objects someone else made that this run takes over (--adopt): their live bodies, for the field take-over
+    adopted: dict[ObjRef, dict[str, Any]] = field(default_factory=dict, compare=False)
 
     def count(self, action: Action) -> int:
         """How many changes have ``action``."""

@@ -88,12 +88,14 @@ def claim(
     blocked: dict[ObjRef, str] = {}
     refused: set[ObjRef] = set()
     changes: list[Change] = []
+    taken: dict[ObjRef, dict[str, Any]] = {}
     for change in plan.changes:
         body = existing.get(change.ref) or live.get(change.ref)
         owner = owners.get(change.ref)
         who = foreign(change.ref, body, inventory, live) if body is not None and owner is not None else ""
         if who and owner in adopting:
             change = Change(Action.CONFIGURED, change.ref, change.diff, f"adopted from {who}")
+            taken[change.ref] = body  # type: ignore[assignment]
         elif who and owner is not None:
             reason = f'exists and is not ours: managed by {who}; adopt it with --adopt or {ADOPT}: "true"'
             change = Change(Action.BLOCKED, change.ref, reason=reason)
@@ -101,7 +103,7 @@ def claim(
             refused.add(change.ref)
         changes.append(change)
     held = _hold(changes, owners, blocked, live) if blocked else changes
-    return replace(plan, changes=held, foreign=frozenset(refused))
+    return replace(plan, changes=held, foreign=frozenset(refused), adopted=taken)
 
 
 def after(objects: Objects, desired: Iterable[ObjRef], blocked: set[ObjRef], inventory: Inventory) -> Inventory:

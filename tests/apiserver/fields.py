@@ -121,6 +121,22 @@ def to_fields_v1(paths: set[Path]) -> dict[str, Any]:
     return root
 
 
+def from_fields_v1(tree: dict[str, Any], at: Path = ()) -> set[Path]:
+    """The field paths of a ``fieldsV1`` tree (the inverse of ``to_fields_v1``)."""
+    out: set[Path] = set()
+    for name, child in tree.items():
+        if name == ".":
+            continue
+        kind, _, rest = name.partition(":")
+        seg: Any = ("k", rest) if kind == "k" else rest
+        path = (*at, seg)
+        inner = {k: v for k, v in (child or {}).items() if k != "."}
+        if kind == "k" or not inner:
+            out.add(path)
+        out |= from_fields_v1(inner, path)
+    return out
+
+
 class Conflict(Exception):
     def __init__(self, conflicts: list[tuple[str, Path]]) -> None:
         super().__init__(conflicts)

@@ -177,6 +177,17 @@ class Store:
                 )
             new = self._split_status(res, old, copy.deepcopy(body), subresource)
             admission.canonicalize(new)
+            given = new.get("metadata", {}).get("managedFields")
+            if given and given != old["metadata"].get("managedFields"):
+                # kube-apiserver: managedFields sent in a write replace the object's field ownership as given
+                owners = {
+                    e["manager"] + (f"/{e['subresource']}" if e.get("subresource") else ""): fields.from_fields_v1(
+                        e.get("fieldsV1") or {}
+                    )
+                    for e in given
+                    if isinstance(e, dict) and e.get("manager")
+                }
+                return self._replace(res, key, old, new, {m: p for m, p in owners.items() if p}, manager, dry)
             return self._replace(
                 res,
                 key,
