@@ -6,6 +6,7 @@ A ``Problem`` is a value: every stage collects all of them instead of stopping a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import field as _field
 from enum import StrEnum
 
 from reconciler.refs import SourceLocation
@@ -27,6 +28,8 @@ class Problem:
     field: str
     message: str
     rule: str
+    # the start of the manifest document it is about, when ``where`` is elsewhere (a template override's line)
+    origin: SourceLocation | None = _field(default=None, compare=False)
 
     def __str__(self) -> str:
         field = f" {self.field}:" if self.field else ""
@@ -38,9 +41,11 @@ class Problem:
         return (self.where.path, self.where.line, self.field, self.message)
 
 
-def error(where: SourceLocation, field: str, message: str, rule: str) -> Problem:
-    """An error found in the input at ``where``."""
-    return Problem(Severity.ERROR, where, field, message, rule)
+def error(
+    where: SourceLocation, field: str, message: str, rule: str, origin: SourceLocation | None = None
+) -> Problem:
+    """An error found in the input at ``where`` (about the document starting at ``origin``, if elsewhere)."""
+    return Problem(Severity.ERROR, where, field, message, rule, origin)
 
 
 def warning(where: SourceLocation, field: str, message: str, rule: str) -> Problem:

@@ -67,7 +67,7 @@ def check_paths(
     valid resources in memory too, so that `validate` finds what `render` and a run would (one verdict).
     ``ignore``: warning rules silenced (beside each resource's ``nim-reconciler/ignore`` annotation).
     """
-    files, count, resources, problems = 0, 0, [], []
+    files, resources, problems, starts = 0, [], [], []
     for scope in layout.scopes(paths):
         loaded = documents.load_paths([scope.root] if scope.root else list(scope.named))
         validated = validate(loaded.documents)
@@ -76,11 +76,12 @@ def check_paths(
         validated = replace(validated, problems=silence(validated.problems, loaded.documents, ignore))
         asked = partial(layout.within, roots=scope.named)
         files += len(documents.find_files(list(scope.named))[0]) if scope.root else loaded.files
-        count += sum(1 for d in loaded.documents if asked(d.where.path))
+        starts += [d.where for d in loaded.documents if asked(d.where.path)]
         resources += [r for r in validated.resources if asked(r.doc.where.path)]
         problems += [p for p in [*loaded.problems, *validated.problems] if asked(p.where.path)]
     problems.sort(key=lambda p: p.sort_key())
-    return Check(files, count, len(resources), problems, strict), Validated(resources, problems)
+    check = Check(files, len(starts), len(resources), [], strict, starts=tuple(starts)).counted(problems)
+    return check, Validated(resources, problems)
 
 
 def _rendered(validated: Validated, scope: layout.Scope) -> Validated:
@@ -100,8 +101,7 @@ def render(options: Options) -> Render:
         return Render(where.cluster, check, [])
     rendered = renderer.render(validated.resources, where.cluster, where.root)
     found = silence(rendered.problems, [r.doc for r in validated.resources], options.ignore)
-    problems = sorted([*check.problems, *found], key=lambda p: p.sort_key())
-    check = replace(check, problems=problems)
+    check = check.counted(sorted([*check.problems, *found], key=lambda p: p.sort_key()))
     return Render(where.cluster, check, list(rendered.objects) if check.ok else [])
 
 

@@ -34,7 +34,9 @@ def test_json_has_the_documented_shape() -> None:
         "message": "required when create is true",
         "rule": "pvc-size",
     }
-    assert body["summary"] == {"files": 2, "resources": 3, "valid": 2, "invalid": 1, "errors": 1, "warnings": 1}
+    assert body["summary"] == {
+        "files": 2, "resources": 3, "valid": 2, "invalid": 1, "errors": 1, "errors_outside_resources": 0, "warnings": 1
+    }
 
 
 def test_github_annotations_escape_their_data() -> None:

@@ -27,11 +27,12 @@ from jinja2.sandbox import SandboxedEnvironment
 from reconciler.datafiles import data_dir
 from reconciler.documents import NimResource, get
 from reconciler.errors import Problem, UsageError, error
-from reconciler.kinds import BY_KIND
+from reconciler.kinds import BY_KIND, CUSTOM_KINDS
 from reconciler.objects import SOURCE_ANNOTATION, DesiredObject, labels
 from reconciler.refs import ObjRef
-from reconciler.render import nimcache, nimservice, shapes, yaml_subset
+from reconciler.render import blame, nimcache, nimservice, shapes, yaml_subset
 from reconciler.render.common import Site, with_defaults
+from reconciler.validate import admission, openapi
 
 NIMCACHE_TEMPLATES = ("nimcache/nimcache.yaml.j2", "nimcache/persistentvolumeclaim.yaml.j2", "nimcache/job.yaml.j2")
 NIMSERVICE_TEMPLATES = tuple(
@@ -116,6 +117,9 @@ class Renderer:
     def __init__(self, overrides: Path | None = None, *, fast: bool = True) -> None:
         """``fast=False`` is the reference path: JSON values, every object parsed by PyYAML (tests compare)."""
         self.fast = fast
+        self.overrides = overrides
+        self.refused: list[Problem] = []
+        self.overridden: dict[str, tuple[Path, str] | None] = {}
         roots = [str(data_dir("templates"))]
         if overrides is not None:
             _check_overrides(overrides)
@@ -145,6 +149,7 @@ class Renderer:
         repo_root = repo_root.resolve()
         objects: list[DesiredObject] = []
         problems: list[Problem] = []
+        self.refused = problems
         for res in resources:
             site = Site(cluster, _relative(res.doc.where.path, repo_root))
             self.tokens.forget()
@@ -197,9 +202,26 @@ class Renderer:
         def make(template: str, ctx: dict[str, Any], name: str, owner: ObjRef | None) -> DesiredObject:
             body = (self.fast and self._fast(template, ctx)) or _parse(self._text(template, ctx), template, self.fast)
             _check(body, template, name, res.namespace)
+            override = self._override(template) if self.overrides is not None else None
+            # Offline admission: what kube-apiserver would refuse, refused here first. A custom resource from the
+            # shipped template is the manifest itself (its spec passed through, already checked against the same
+            # schema): only its metadata needs looking at.
+            shipped_resource = override is None and body["kind"] in CUSTOM_KINDS
+            refused = (not shipped_resource and openapi.schema_violations(body)) or admission.admit(body)
+            if refused:
+                self.refused += [blame.refusal(res, body, v, override) for v in refused]
             return DesiredObject(body, owner, res.doc.where)
 
         return make
+
+    def _override(self, template: str) -> tuple[Path, str] | None:
+        """The override file that replaces ``template``, and the shipped template's text, if overridden (once)."""
+        if template not in self.overridden:
+            path = self.overrides / template if self.overrides is not None else None
+            found = path is not None and path.is_file()
+            shipped = (data_dir("templates") / template).read_text(encoding="utf-8") if found else ""
+            self.overridden[template] = (path, shipped) if path is not None and found else None
+        return self.overridden[template]
 
     def _text(self, template: str, ctx: dict[str, Any]) -> str:
         try:

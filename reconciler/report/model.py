@@ -5,14 +5,16 @@ Closed sets are enums: an entry's action is a ``plan.Action`` and a run's mode a
 
 from __future__ import annotations
 
+import bisect
 import datetime
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from reconciler.errors import Problem, Severity
 from reconciler.options import Mode
 from reconciler.plan.changes import WRITES, Action
+from reconciler.refs import SourceLocation
 
 
 class Format(StrEnum):
@@ -32,6 +34,8 @@ class Check:
     valid: int
     problems: Sequence[Problem]
     strict: bool = False
+    outside: int = 0  # errors in no document counted (a file that is not YAML, a template override)
+    starts: tuple[SourceLocation, ...] = field(default=(), repr=False)  # where each document counted starts
 
     @property
     def errors(self) -> int:
@@ -47,6 +51,28 @@ class Check:
     def ok(self) -> bool:
         """No error, and no warning under ``--strict``."""
         return self.errors == 0 and not (self.strict and self.warnings)
+
+    def counted(self, problems: Sequence[Problem]) -> Check:
+        """This check with ``problems``, and valid / outside counted from them so the summary says what the
+        exit code says: a document is invalid when an error (under ``--strict``, any problem) is about it."""
+        starts = sorted(self.starts)
+        bad: set[SourceLocation] = set()
+        outside = 0
+        for p in problems:
+            if p.severity is not Severity.ERROR and not self.strict:
+                continue
+            owner = p.origin or _document_of(starts, p.where)
+            if owner is None:
+                outside += p.severity is Severity.ERROR
+            else:
+                bad.add(owner)
+        return replace(self, problems=problems, valid=self.resources - len(bad), outside=outside)
+
+
+def _document_of(starts: Sequence[SourceLocation], where: SourceLocation) -> SourceLocation | None:
+    """The document (by its start) that ``where`` falls in: the last one of its file starting at or before it."""
+    i = bisect.bisect_right(starts, SourceLocation(where.path, max(where.line, 1))) - 1
+    return starts[i] if i >= 0 and starts[i].path == where.path else None
 
 
 @dataclass(frozen=True)

@@ -24,10 +24,11 @@ def summary_line(check: Check) -> str:
     # the counts say what the exit code says: under --strict every warning is an error
     errors, warnings = (check.errors + check.warnings, 0) if check.strict else (check.errors, check.warnings)
     strict = " (--strict: warnings count as errors)" if check.strict and check.warnings else ""
+    outside = f" ({check.outside} outside any resource)" if check.outside else ""
     return (
         f"Summary: {check.resources} resources found in {check.files} files - "
         f"Valid: {check.valid}, Invalid: {check.resources - check.valid}, "
-        f"Errors: {errors}, Warnings: {warnings}{strict}"
+        f"Errors: {errors}{outside}, Warnings: {warnings}{strict}"
     )
 
 
@@ -61,6 +62,7 @@ def check_json(check: Check) -> str:
             "valid": check.valid,
             "invalid": check.resources - check.valid,
             "errors": check.errors,
+            "errors_outside_resources": check.outside,
             "warnings": check.warnings,
         },
     }

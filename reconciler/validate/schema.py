@@ -44,6 +44,11 @@ def _schemas() -> dict[str, Any]:
     return {name: json.loads((root / name).read_text(encoding="utf-8")) for name in names}
 
 
+def fast_validator(kind: str) -> Any:
+    """The compiled (jsonschema-rs) validator of a kind's manifest schema, the one our CRDs are generated from."""
+    return _fast_validator(kind)
+
+
 @cache
 def _fast_validator(kind: str) -> Any:
     schemas = _schemas()

@@ -9,6 +9,8 @@ import re
 from fractions import Fraction
 from typing import Any
 
+from . import validation
+
 _BINARY = [("Ei", 2**60), ("Pi", 2**50), ("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)]
 _DECIMAL = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
 _QTY = re.compile(r"^([+-]?[0-9.]+)(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?[0-9]+)?$")
@@ -140,7 +142,12 @@ def validate_name(obj: dict[str, Any]) -> None:
 
 
 def validate_object(obj: dict[str, Any]) -> None:
-    """What kube-apiserver checks of a new or changed object of a kind we emulate (today: CRDs)."""
+    """What kube-apiserver checks of a new or changed object: its OpenAPI schema and its kind's validation for
+    the built-in kinds we write (``validation.py``), the structural-schema rules for CRDs."""
+    if obj.get("kind") in validation.SCHEMA_KINDS:
+        causes = validation.check(obj)
+        if causes:
+            raise Invalid(causes)
     if obj.get("kind") == "CustomResourceDefinition":
         causes = []
         for i, version in enumerate((obj.get("spec") or {}).get("versions") or []):
