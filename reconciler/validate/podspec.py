@@ -16,19 +16,6 @@ from reconciler import quantity
 from reconciler.validate import names
 from reconciler.validate.violations import Path, Violation, duplicate, invalid, labels, required, unsupported
 
-_VOLUME_SOURCES = (
-    "persistentVolumeClaim",
-    "emptyDir",
-    "configMap",
-    "secret",
-    "hostPath",
-    "projected",
-    "csi",
-    "nfs",
-    "downwardAPI",
-    "ephemeral",
-    "image",
-)
 _HANDLERS = ("exec", "httpGet", "tcpSocket", "grpc")
 _PROTOCOLS = ("TCP", "UDP", "SCTP")
 _STANDARD = ("cpu", "memory", "ephemeral-storage")
@@ -71,15 +58,8 @@ def _volumes(volumes: list[Any], at: Path) -> list[Violation]:
     out: list[Violation] = []
     found: set[str] = set()
     for i, volume in enumerate(volumes):
-        name = volume.get("name", "") if isinstance(volume, dict) else ""
         where = (*at, i)
-        if not name:
-            out.append(required((*where, "name")))
-        elif names.dns_label(name):
-            out.append(invalid((*where, "name"), name, names.dns_label(name) or ""))
-        elif name in found:
-            out.append(duplicate((*where, "name"), name))
-        found.add(name)
+        out += _unique_name(volume.get("name", "") if isinstance(volume, dict) else "", (*where, "name"), found)
         sources = [k for k in volume if k != "name"] if isinstance(volume, dict) else []
         if not sources:
             out.append(required(where, "must specify a volume type"))
@@ -90,19 +70,24 @@ def _volumes(volumes: list[Any], at: Path) -> list[Violation]:
     return out
 
 
+def _unique_name(name: str, at: Path, seen: set[str]) -> list[Violation]:
+    """A volume's or a container's name: present, a DNS label, not taken in the pod (``seen`` grows)."""
+    taken = name in seen
+    seen.add(name)
+    if not name:
+        return [required(at)]
+    detail = names.dns_label(name)
+    if detail:
+        return [invalid(at, name, detail)]
+    return [duplicate(at, name)] if taken else []
+
+
 def _container(c: Any, at: Path, volumes: set[str], seen: set[str], ports: set[str], *, init: bool) -> list[Violation]:
     out: list[Violation] = []
     if not isinstance(c, dict):
         out.append(required(at))
         return out
-    name = c.get("name", "")
-    if not name:
-        out.append(required((*at, "name")))
-    elif names.dns_label(name):
-        out.append(invalid((*at, "name"), name, names.dns_label(name) or ""))
-    elif name in seen:
-        out.append(duplicate((*at, "name"), name))
-    seen.add(name)
+    out += _unique_name(c.get("name", ""), (*at, "name"), seen)
     if not str(c.get("image") or "").strip():
         out.append(required((*at, "image")))
     out += _ports(c.get("ports") or [], (*at, "ports"), ports)
