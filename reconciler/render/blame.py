@@ -70,7 +70,7 @@ def _in_manifest(res: NimResource, key: str | None, value: Any) -> tuple[str | i
     """The manifest field that holds ``value`` (under ``key`` preferably), or whose key is ``value``."""
     leaves = list(_leaves(res.body, ()))
     if isinstance(value, dict):  # a map the manifest fed (labels): the entry that differs from ours
-        pairs = [(k, v) for k, v in value.items()]
+        pairs = list(value.items())
         for path, leaf in leaves:
             if path and (path[-1], leaf) in pairs and path[0] != "metadata":
                 return path

@@ -202,7 +202,7 @@ class Renderer:
         def make(template: str, ctx: dict[str, Any], name: str, owner: ObjRef | None) -> DesiredObject:
             body = (self.fast and self._fast(template, ctx)) or _parse(self._text(template, ctx), template, self.fast)
             _check(body, template, name, res.namespace)
-            override = self._override(template) if self.overrides is not None else None
+            override = self._override(template)
             # Offline admission: what kube-apiserver would refuse, refused here first. A custom resource from the
             # shipped template is the manifest itself (its spec passed through, already checked against the same
             # schema): only its metadata needs looking at.
@@ -218,9 +218,10 @@ class Renderer:
         """The override file that replaces ``template``, and the shipped template's text, if overridden (once)."""
         if template not in self.overridden:
             path = self.overrides / template if self.overrides is not None else None
-            found = path is not None and path.is_file()
-            shipped = (data_dir("templates") / template).read_text(encoding="utf-8") if found else ""
-            self.overridden[template] = (path, shipped) if path is not None and found else None
+            if path is not None and path.is_file():
+                self.overridden[template] = (path, (data_dir("templates") / template).read_text(encoding="utf-8"))
+            else:
+                self.overridden[template] = None
         return self.overridden[template]
 
     def _text(self, template: str, ctx: dict[str, Any]) -> str:
