@@ -4,6 +4,7 @@ Contract:
 - input: files or directories (searched recursively for ``*.yaml`` / ``*.yml``, hidden directories skipped);
 - output: a ``Loaded`` value: the documents in path order, and every problem found, never an exception for
   bad input. A document keeps ``SourceLocation(path, line)`` and the line of every mapping key and list item.
+- the repo is a jail: a symbolic link is followed only to a place inside the folder being read (see ``walk``);
 - safety: files over ``MAX_FILE_BYTES`` and non-UTF-8 files are rejected; duplicate keys, non-string keys,
   custom tags, nesting deeper than ``MAX_DEPTH`` and alias expansion beyond ``_alias_budget`` are problems;
   a document that is not a mapping is a problem; empty documents are skipped.
@@ -12,7 +13,8 @@ Contract:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,33 +66,96 @@ class Loaded:
     files: int
 
 
-def find_files(paths: Sequence[Path]) -> tuple[list[Path], list[Problem]]:
-    """Expand directories into their YAML files (sorted); a missing path is a problem."""
+def find_files(paths: Sequence[Path], jail: Path | None = None) -> tuple[list[Path], list[Problem]]:
+    """Expand directories into their YAML files (sorted); a missing path is a problem. Nothing outside ``jail``
+    (default: each path itself, a file's own folder) is read: see ``walk``."""
     files: list[Path] = []
     problems: list[Problem] = []
     for p in paths:
-        if p.is_file():
-            files.append(p)
-        elif p.is_dir():
-            files.extend(sorted(f for f in _walk(p) if f.suffix in YAML_SUFFIXES))
+        prison = (jail or (p if p.is_dir() else p.parent)).resolve()
+        if p.is_dir():
+            found, refused = walk(p, prison, YAML_SUFFIXES)
+            files.extend(found)
+            problems.extend(refused)
+        elif p.is_file() or p.is_symlink():
+            refused_file = escapes(p, prison)
+            if refused_file is None:
+                files.append(p)
+            else:
+                problems.append(refused_file)
         else:
             problems.append(error(SourceLocation(str(p)), "", "no such file or directory", "path-not-found"))
     return files, problems
 
 
-def _walk(root: Path) -> Iterator[Path]:
-    for child in sorted(root.iterdir()):
-        if child.name.startswith("."):
-            continue
-        if child.is_dir():
-            yield from _walk(child)
-        elif child.is_file():
-            yield child
+def walk(top: Path, jail: Path, suffixes: tuple[str, ...] = ()) -> tuple[list[Path], list[Problem]]:
+    """Every file under ``top`` (sorted; hidden entries skipped; only ``suffixes`` when given) and the problems
+    of the walk. A symbolic link is followed only when what it points at is inside ``jail``: one that leaves
+    it, one that dangles, and a directory reached a second time (a loop, or two names for one folder) are
+    problems naming the link, and nothing behind them is opened or listed."""
+    files: list[Path] = []
+    problems: list[Problem] = []
+    prison = jail.resolve()
+    outside = escapes(top, prison)
+    if outside is not None:
+        return [], [outside]
+    seen = {top.resolve()}
+    pending = [top]
+    while pending:
+        folder = pending.pop()
+        found: list[Path] = []
+        for child in sorted(folder.iterdir()):
+            if child.name.startswith("."):
+                continue
+            refused = confined(child, prison)
+            if refused is not None:
+                problems.append(refused)
+            elif child.is_dir():
+                real = child.resolve()
+                if real in seen:
+                    message = "is a second path to a folder already read (a symbolic-link loop or alias): skipped"
+                    problems.append(_link_problem(child, message, "path-loop"))
+                    continue
+                seen.add(real)
+                pending.append(child)
+            elif child.is_file() and (not suffixes or child.suffix in suffixes):
+                found.append(child)
+        files.extend(found)
+    return sorted(files), problems
 
 
-def load_paths(paths: Sequence[Path]) -> Loaded:
-    """Load every YAML document under ``paths`` (see the module contract)."""
-    files, problems = find_files(paths)
+def confined(path: Path, jail: Path) -> Problem | None:
+    """None when ``path`` (a symbolic link or not) stays inside ``jail`` (resolved); else the problem, naming
+    ``path`` only — never where a link points or what is there."""
+    if not path.is_symlink():
+        return None
+    target = Path(os.path.realpath(path))
+    if not target.exists():
+        return _link_problem(path, "is a symbolic link to nothing", "path-dangling")
+    if target != jail and jail not in target.parents:
+        message = f"is a symbolic link out of {jail.name}/: refused (nothing outside is read)"
+        return _link_problem(path, message, "path-outside")
+    return None
+
+
+def escapes(path: Path, jail: Path) -> Problem | None:
+    """None when ``path`` resolves (every symbolic link along it followed) to ``jail`` or inside it; else the
+    problem, naming ``path`` only. For a path the user named, whose folders may be links themselves."""
+    if path.is_symlink():
+        return confined(path, jail)
+    target = Path(os.path.realpath(path))
+    if target != jail and jail not in target.parents:
+        return _link_problem(path, f"leaves {jail.name}/ through a symbolic link: refused", "path-outside")
+    return None
+
+
+def _link_problem(path: Path, message: str, rule: str) -> Problem:
+    return error(SourceLocation(str(path)), "", message, rule)
+
+
+def load_paths(paths: Sequence[Path], jail: Path | None = None) -> Loaded:
+    """Load every YAML document under ``paths``, nothing outside ``jail`` (see the module contract)."""
+    files, problems = find_files(paths, jail)
     documents: list[Document] = []
     for f in files:
         docs, probs = load_file(f)

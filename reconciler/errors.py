@@ -5,11 +5,32 @@ A ``Problem`` is a value: every stage collects all of them instead of stopping a
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from dataclasses import field as _field
 from enum import StrEnum
 
 from reconciler.refs import SourceLocation
+
+# What must never reach a terminal or a CI log raw: C0/C1 controls (a newline starts a GitHub workflow command,
+# ESC drives terminals), line and paragraph separators, and the bidirectional overrides of "trojan source".
+UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+MAX_MESSAGE = 500  # characters of one message: a 5 MiB value is quoted by its start only
+
+
+def _escaped(match: re.Match[str]) -> str:
+    char = match.group()
+    return _NAMED.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+
+
+def printable(text: str, limit: int = 0) -> str:
+    """``text`` on one line: control and bidi characters as ``\\n``, ``\\x1b``, ``\\u202e``; cut to ``limit``
+    characters with an ellipsis when ``limit`` is set. Every string that came from outside passes here before
+    it is printed."""
+    if limit and len(text) > limit:
+        text = text[:limit] + "…"
+    return UNSAFE.sub(_escaped, text) if UNSAFE.search(text) else text
 
 
 class Severity(StrEnum):
@@ -32,18 +53,16 @@ class Problem:
     origin: SourceLocation | None = _field(default=None, compare=False)
 
     def __str__(self) -> str:
-        field = f" {self.field}:" if self.field else ""
+        field = f" {printable(self.field)}:" if self.field else ""
         severity = " warning:" if self.severity is Severity.WARNING else ""
-        return f"{self.where}:{field}{severity} {self.message}"
+        return f"{printable(str(self.where))}:{field}{severity} {printable(self.message, MAX_MESSAGE)}"
 
     def sort_key(self) -> tuple[str, int, str, str]:
         """The order problems are reported in: by file, line, field, message."""
         return (self.where.path, self.where.line, self.field, self.message)
 
 
-def error(
-    where: SourceLocation, field: str, message: str, rule: str, origin: SourceLocation | None = None
-) -> Problem:
+def error(where: SourceLocation, field: str, message: str, rule: str, origin: SourceLocation | None = None) -> Problem:
     """An error found in the input at ``where`` (about the document starting at ``origin``, if elsewhere)."""
     return Problem(Severity.ERROR, where, field, message, rule, origin)
 

@@ -75,10 +75,13 @@ def check_paths(
             validated = _rendered(validated, scope)
         validated = replace(validated, problems=silence(validated.problems, loaded.documents, ignore))
         asked = partial(layout.within, roots=scope.named)
-        files += len(documents.find_files(list(scope.named))[0]) if scope.root else loaded.files
+        named, refused = documents.find_files(list(scope.named), scope.root) if scope.root else ([], [])
+        files += len(named) if scope.root else loaded.files
         starts += [d.where for d in loaded.documents if asked(d.where.path)]
         resources += [r for r in validated.resources if asked(r.doc.where.path)]
+        # a named path that leaves the cluster through a link is refused by its own name (the walk skipped it)
         problems += [p for p in [*loaded.problems, *validated.problems] if asked(p.where.path)]
+        problems += [p for p in refused if p not in problems]
     problems.sort(key=lambda p: p.sort_key())
     check = Check(files, len(starts), len(resources), [], strict, starts=tuple(starts)).counted(problems)
     return check, Validated(resources, problems)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.objects import pvc_name
+from reconciler.redaction import redact
 from reconciler.refs import ObjRef
 
 NOT_READY, PVC_CREATED, STARTED, PENDING, IN_PROGRESS, READY, FAILED = (
@@ -71,7 +72,7 @@ def _condition(
         "type": kind,
         "status": status,
         "reason": reason,
-        "message": message,
+        "message": redact(message),  # a Job's or API's message may carry a credential: status is readable by many
         "lastTransitionTime": since,
         "observedGeneration": generation,
     }

@@ -8,6 +8,8 @@ problem that ends the document.
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Any
 
 import yaml
@@ -24,6 +26,13 @@ _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
 # Kubernetes reads YAML through JSON: timestamps and binary stay the text that was written.
 _AS_TEXT = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:binary"}
+
+
+# YAML 1.1 (PyYAML, and kubectl's go-yaml) reads 0755 as 493, 1:30 as 90 and 1_000 as 1000; YAML 1.2 and JSON
+# read them otherwise or not at all. A number is taken only as plain decimal, so what was written is what is meant.
+_DECIMAL_INT = re.compile(r"[-+]?(0|[1-9][0-9]*)")
+_INT_TAG = "tag:yaml.org,2002:int"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
 
 
 class Bad(Exception):
@@ -96,6 +105,12 @@ class Builder:
         if not tag.startswith("tag:yaml.org,2002:") or tag in (_MERGE, "tag:yaml.org,2002:value"):
             raise self._tag(node, path)
         value = self.loader.construct_object(node)
+        if tag == _INT_TAG and not _DECIMAL_INT.fullmatch(node.value):
+            msg = f"{node.value} is read by YAML 1.1 as {value}; write {value}, or quote it if text is meant"
+            raise Bad(node.start_mark.line + 1, _dotted(path), msg, "yaml-number")
+        if tag == _FLOAT_TAG and (":" in node.value or "_" in node.value or not math.isfinite(value)):
+            msg = f"{node.value} is not a plain finite number; write it in decimal, or quote it if text is meant"
+            raise Bad(node.start_mark.line + 1, _dotted(path), msg, "yaml-number")
         if value is not None:
             self.raw[path] = node.value
         return value

@@ -85,9 +85,9 @@ def test_scalars_keep_yaml_types_and_timestamps_stay_text() -> None:
 
 
 def test_raw_text_of_non_string_scalars_is_kept_for_messages() -> None:
-    doc = load_one("a: yes\nb: 010\n")
+    doc = load_one("a: yes\nb: 1.50\n")
     assert doc.raw[("a",)] == "yes"
-    assert doc.raw[("b",)] == "010"
+    assert doc.raw[("b",)] == "1.50"
 
 
 def test_deep_nesting_is_refused_without_crashing() -> None:

@@ -18,7 +18,7 @@ from reconciler.cluster import lock
 from reconciler.cluster.kube import Cluster
 from reconciler.options import ClusterConfig
 
-from .apiserver import ApiServer
+from .apiserver import ApiServer, Fault
 from .helpers import REPO
 
 
@@ -142,3 +142,19 @@ def test_a_skipped_run_says_so_in_its_metrics(api: ApiServer, cluster: Cluster, 
     args = ["--repo", str(repo), "--kubeconfig", str(api.kubeconfig), "--metrics-file", str(metrics)]
     assert CliRunner().invoke(main, args).exit_code == 0
     assert 'nim_reconciler_reconcile_total{cluster="demo",result="skipped"} 1' in metrics.read_text()
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT"])
+def test_a_lock_write_whose_answer_was_lost_is_still_ours(api: ApiServer, cluster: Cluster, method: str) -> None:
+    # The write lands, its answer never arrives, the client retries and gets 409: the Lease names us — ours.
+    if method == "PUT":
+        first = lock.acquire(cluster, config("run-a"))
+        assert isinstance(first, lock.Held)
+        lock.release(cluster, first)
+    api.faults.add(Fault(method=method, path="/leases", lost=True))
+    seen = len(api.faults.pending)
+    held = lock.acquire(cluster, config("run-b"))
+    assert isinstance(held, lock.Held), held
+    assert api.faults.pending[seen - 1].times == 0  # the answer was lost indeed
+    lock.release(cluster, held)  # and it can be released, so the next run is not kept out for 5 minutes
+    assert isinstance(lock.acquire(cluster, config("run-c")), lock.Held)

@@ -23,8 +23,9 @@ from reconciler.cli.flags import (
     fail,
     kubeconfig_option,
     required_cluster,
+    say,
 )
-from reconciler.errors import ReconcilerError
+from reconciler.errors import ReconcilerError, printable
 from reconciler.options import ClusterConfig, Options
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ def status_command(cluster: str | None, kubeconfig: tuple[str, ...], context: st
         rows = read_status(config, cluster)
     except ReconcilerError as exc:
         fail(exc)
-    click.echo(status_json(rows) if fmt == "json" else status_table(rows), nl=False)
+    say(status_json(rows) if fmt == "json" else status_table(rows), nl=False)
     states = {r.state for r in rows}
     sys.exit(EXIT_ERROR if "Failed" in states else EXIT_OK if states <= {"Ready"} else EXIT_CHANGES)
 
@@ -73,12 +74,12 @@ def doctor_command(repo: Path, cluster: str | None, kubeconfig: tuple[str, ...],
     except ReconcilerError as exc:
         fail(exc)
     if not check.ok:
-        click.echo(check_text(check), nl=False)
+        say(check_text(check), nl=False)
         sys.exit(EXIT_ERROR)
     for finding in findings:
-        click.echo(str(finding))
+        say(printable(str(finding)))
     bad = sum(1 for f in findings if not f.ok)
-    click.echo(f"{len(findings)} checks, {bad} problem(s)")
+    say(f"{len(findings)} checks, {bad} problem(s)")
     sys.exit(EXIT_ERROR if bad else EXIT_OK)
 
 
@@ -104,8 +105,9 @@ def install_crds(kubeconfig: tuple[str, ...], context: str | None, dry_run: bool
         fail(exc)
     for outcome in outcomes:
         change = outcome.change
-        state = f"failed ({outcome.error})" if outcome.error else change.action.value
-        click.echo(f"► {change.ref} {state}" + (f" ({change.reason})" if change.reason and not outcome.error else ""))
+        state = f"failed ({printable(outcome.error)})" if outcome.error else change.action.value
+        reason = f" ({printable(change.reason)})" if change.reason and not outcome.error else ""
+        say(f"► {change.ref} {state}{reason}")
     if any(o.error for o in outcomes):
         sys.exit(EXIT_ERROR)
     if any(o.change.action is Action.BLOCKED for o in outcomes):
@@ -140,7 +142,7 @@ def validate(paths: tuple[Path, ...], fmt: str, strict: bool, ignore: tuple[str,
         check, _ = pipeline.check_paths(given, strict=strict, rendered=True, ignore=frozenset(ignore))
     except ReconcilerError as exc:
         fail(exc)
-    click.echo(render_check(check, Format(fmt)), nl=False)
+    say(render_check(check, Format(fmt)), nl=False)
     sys.exit(EXIT_OK if check.ok else EXIT_ERROR)
 
 
@@ -185,12 +187,12 @@ def render(
     except ReconcilerError as exc:
         fail(exc)
     if not result.check.ok:
-        click.echo(check_text(result.check), nl=False, err=True)
+        say(check_text(result.check), nl=False, err=True)
         sys.exit(EXIT_ERROR)
     for problem in result.check.problems:  # warnings only: keep stdout a clean stream of objects
-        click.echo(problem_line(problem), err=True)
+        say(problem_line(problem), err=True)
     bodies = [o.body for o in result.objects if repo == root or layout.within(o.source.path, [root])]
-    click.echo(objects_json(bodies) if fmt == "json" else objects_yaml(bodies), nl=False)
+    say(objects_json(bodies) if fmt == "json" else objects_yaml(bodies), nl=False)
 
 
 def read_status(config: ClusterConfig, cluster_name: str | None) -> list[Row]:

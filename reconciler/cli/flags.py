@@ -7,27 +7,72 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
+from reconciler import redaction
 from reconciler.cli.run import EXIT_BLOCKED, EXIT_CHANGES, EXIT_ERROR, EXIT_OK
-from reconciler.errors import ReconcilerError
+from reconciler.errors import UNSAFE, ReconcilerError, printable
 from reconciler.options import ClusterConfig
+from reconciler.redaction import redact
 from reconciler.source import Credentials
 
 __all__ = ["EXIT_BLOCKED", "EXIT_CHANGES", "EXIT_ERROR", "EXIT_OK"]
 FORMATS = ("text", "json", "github")
 
 
-def fail(exc: ReconcilerError) -> NoReturn:
-    click.echo(f"error: {exc}", err=True)
+def say(text: str, *, err: bool = False, nl: bool = True) -> None:
+    """Print ``text``: the one way this program writes to stdout / stderr. Secrets are redacted, and every control
+    character but the line breaks our own output puts between lines is shown escaped (defence in depth: each
+    line was built from escaped values already)."""
+    text = redact(text)
+    if UNSAFE.search(text):
+        text = "\n".join(printable(line) for line in text.split("\n"))
+    click.echo(text, err=err, nl=nl)
+
+
+def fail(exc: ReconcilerError | str) -> NoReturn:
+    """``error: <message>`` on one line (escaped, redacted), exit 2."""
+    say(f"error: {printable(str(exc))}", err=True)
     sys.exit(EXIT_ERROR)
+
+
+class Guarded(click.Group):
+    """The command group with one last line of defence: whatever escapes a command ends as one escaped,
+    redacted ``error:`` line and exit 2 — never a traceback, never exit 1 (which means "changes pending")."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except click.exceptions.Exit as done:
+            code = done.exit_code
+        except click.Abort:
+            say("error: aborted", err=True)
+            code = EXIT_ERROR
+        except click.ClickException as exc:  # a bad flag, a missing argument: a usage error
+            say(f"error: {printable(exc.format_message())} (see reconcile --help)", err=True)
+            code = EXIT_ERROR
+        except ReconcilerError as exc:
+            say(f"error: {printable(str(exc))}", err=True)
+            code = EXIT_ERROR
+        except Exception as exc:  # a bug or an answer nothing expected: say what, keep the traceback on demand
+            if os.environ.get("NIM_RECONCILER_TRACEBACK"):
+                raise
+            say(
+                f"error: internal error: {type(exc).__name__}: {printable(str(exc), 300)} "
+                "(NIM_RECONCILER_TRACEBACK=1 shows where)",
+                err=True,
+            )
+            code = EXIT_ERROR
+        sys.exit(code if isinstance(code, int) else 0)
 
 
 def credentials() -> Credentials:
     """git credentials from the environment only (never flags: those show in the process list and shell history)."""
     env = os.environ
+    redaction.register(env.get("GIT_TOKEN"))
     return Credentials(
         token=env.get("GIT_TOKEN") or None,
         username=env.get("GIT_USERNAME") or "x-access-token",
@@ -60,7 +105,7 @@ def required_cluster(kubeconfig: tuple[str, ...], context: str | None) -> Cluste
     """The cluster of a command that cannot work without one; exit 2 with a clear message otherwise."""
     config = cluster_config(kubeconfig, context)
     if config is None:
-        click.echo(f"error: {NO_CLUSTER}", err=True)
+        say(f"error: {NO_CLUSTER}", err=True)
         sys.exit(EXIT_ERROR)
     return config
 
@@ -95,7 +140,7 @@ def lock_namespace(config: ClusterConfig | None, given: str | None) -> str:
 
 def progress(line: str) -> None:
     """--wait prints one line per state change, with the time (for CI logs and terminals alike)."""
-    click.echo(f"{time.strftime('%H:%M:%S')} {line}")
+    say(f"{time.strftime('%H:%M:%S')} {printable(line)}")
 
 
 def tty() -> bool:
@@ -114,7 +159,7 @@ class LiveTable:
         text = wait_table(states)
         if self.height:
             click.echo(f"\x1b[{self.height}A\x1b[J", nl=False, color=True)  # only ever used on a terminal
-        click.echo(text, nl=False)
+        say(text, nl=False)
         self.height = text.count("\n")
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli.flags import EXIT_ERROR, fail
+from reconciler.cli.flags import EXIT_ERROR, fail, say
 from reconciler.errors import ReconcilerError
 
 
@@ -31,7 +31,7 @@ def run_locally(target: Path, name: str | None, cluster: str | None) -> None:
     except ReconcilerError as exc:
         fail(exc)
     if not result.check.ok:
-        click.echo("error: the manifests do not validate: run `reconcile validate` for the problems", err=True)
+        say("error: the manifests do not validate: run `reconcile validate` for the problems", err=True)
         sys.exit(EXIT_ERROR)
     deployments = [
         o.body
@@ -42,6 +42,6 @@ def run_locally(target: Path, name: str | None, cluster: str | None) -> None:
     ]
     if len(deployments) != 1:
         names = ", ".join(sorted(d["metadata"]["name"] for d in deployments)) or "none"
-        click.echo(f"error: choose one NIMService with --service (found: {names})", err=True)
+        say(f"error: choose one NIMService with --service (found: {names})", err=True)
         sys.exit(EXIT_ERROR)
-    click.echo(docker_run(deployments[0]), nl=False)
+    say(docker_run(deployments[0]), nl=False)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 import signal
 import socket
 import sys
@@ -25,6 +26,7 @@ from reconciler.cli.flags import (
     EXIT_ERROR,
     FORMATS,
     NO_CLUSTER,
+    Guarded,
     LiveTable,
     cluster_config,
     context_option,
@@ -34,20 +36,21 @@ from reconciler.cli.flags import (
     kubeconfig_option,
     lock_namespace,
     progress,
+    say,
     tty,
     with_requests,
 )
 from reconciler.cli.run import Outputs, Runner, SourceSpec
-from reconciler.errors import ReconcilerError
+from reconciler.errors import ReconcilerError, printable
 from reconciler.options import LockOptions, Mode, Options, PruneOptions, WaitOptions
 
 
 def _usage(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
+    say(f"error: {printable(message)}", err=True)
     sys.exit(EXIT_ERROR)
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Guarded, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="nim-reconciler")
 @click.option(
     "--repo",
@@ -182,9 +185,12 @@ def main(ctx: click.Context, /, **flags: object) -> None:
         flags["log_format"] == "json",
         _path(flags, "metrics_file"),
         _text(flags, "pushgateway"),
-        out=click.echo,
-        err=lambda line: click.echo(line, err=True),
+        out=say,
+        err=lambda line: say(line, err=True),
     )
+    pushgateway = outputs.pushgateway or ""
+    if pushgateway and not re.match(r"https?://[^/\s]+", pushgateway):
+        _usage(f"--pushgateway {pushgateway}: not an http:// or https:// URL")
     runner = Runner(spec, options, outputs)
     if flags["interval"] and options.mode is not Mode.APPLY:
         _usage("--interval goes with applying runs, not --dry-run")
@@ -198,7 +204,7 @@ def main(ctx: click.Context, /, **flags: object) -> None:
         sys.exit(128 + signals[0] if signals else code)
     from reconciler.cli import loop
 
-    log = outputs.err if outputs.log_json is False else (lambda m: click.echo(_json_log(m)))
+    log = outputs.err if outputs.log_json is False else (lambda m: say(_json_log(m)))
     sys.exit(loop.run(runner.once, loop.LoopOptions(duration(str(flags["interval"]))), stop, log))
 
 
@@ -263,9 +269,9 @@ def _review(flags: dict[str, object]) -> int:
     try:
         run = pr_check.review(options, base)
     except ReconcilerError as exc:
-        click.echo(f"error: {exc}", err=True)
+        say(f"error: {printable(str(exc))}", err=True)
         return EXIT_ERROR
-    click.echo(render_run(run, Format(str(flags["fmt"]))), nl=False)
+    say(render_run(run, Format(str(flags["fmt"]))), nl=False)
     target = os.environ.get("GITHUB_STEP_SUMMARY")
     if target:
         with open(target, "a", encoding="utf-8") as handle:
@@ -288,7 +294,7 @@ def _on_signals(stop: threading.Event) -> tuple[list[int], Callable[[], None]]:
             raise SystemExit(128 + signum)
         received.append(signum)
         stop.set()
-        click.echo(f"{signal.Signals(signum).name} received: stopping after the writes in flight", err=True)
+        say(f"{signal.Signals(signum).name} received: stopping after the writes in flight", err=True)
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
 

@@ -119,6 +119,8 @@ def write_file(path: Path, text: str) -> None:
 
 def push(url: str, cluster: str, text: str, timeout: float = 10.0) -> None:
     """PUT the metrics to a Pushgateway under ``job=nim-reconciler, cluster=<cluster>`` (replacing that group)."""
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https") or not urllib.parse.urlsplit(url).netloc:
+        raise ReconcilerError(f"--pushgateway {redact(url)}: not an http:// or https:// URL")
     target = f"{url.rstrip('/')}/metrics/job/nim-reconciler/cluster/{urllib.parse.quote(cluster, safe='')}"
     request = urllib.request.Request(
         target, data=text.encode(), method="PUT", headers={"Content-Type": "text/plain; version=0.0.4"}
@@ -126,5 +128,5 @@ def push(url: str, cluster: str, text: str, timeout: float = 10.0) -> None:
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             response.read()
-    except (urllib.error.URLError, OSError) as exc:
+    except (urllib.error.URLError, OSError, ValueError) as exc:
         raise ReconcilerError(f"--pushgateway {redact(url)}: {getattr(exc, 'reason', exc)}") from exc

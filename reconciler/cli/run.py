@@ -7,6 +7,7 @@ GitHub or JSON log lines), writes the metrics, and returns the exit code. It nev
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from reconciler import source
 from reconciler.cli import metrics
-from reconciler.errors import ReconcilerError, UsageError
+from reconciler.errors import ReconcilerError, UsageError, printable
 from reconciler.options import Mode, Options
 from reconciler.report import logs
 from reconciler.report.model import RunReport
@@ -79,9 +80,12 @@ class Runner:
             got = checkout(self.spec)
             requests = got.requests
             run = pipeline.reconcile(replace(self.options, repo=got.root, revision=got.revision))
-        except ReconcilerError as exc:
+        except Exception as exc:  # loop mode must outlive any one run: a bug or an answer nothing expected included
+            if not isinstance(exc, ReconcilerError) and os.environ.get("NIM_RECONCILER_TRACEBACK"):
+                raise
             requests = getattr(exc, "requests", requests)
-            self._error(str(exc), time.monotonic() - started)
+            message = str(exc) if isinstance(exc, ReconcilerError) else f"internal error: {type(exc).__name__}: {exc}"
+            self._error(printable(message, 1000), time.monotonic() - started)
             self._metrics(self.options.cluster or "", "failure", {}, requests, time.monotonic() - started)
             return EXIT_ERROR
         duration = time.monotonic() - started

@@ -14,6 +14,7 @@ from typing import Any
 from reconciler.cluster.api import ClusterApi
 from reconciler.errors import Conflict
 from reconciler.kinds import Kind
+from reconciler.redaction import redact
 
 EVENT = Kind("Event", "v1", "events")
 COMPONENT = "nim-reconciler"
@@ -49,7 +50,7 @@ def _event(
         },
         "type": kind,
         "reason": reason,
-        "message": message,
+        "message": redact(message)[:1024],  # the API server caps an Event's message at 1 KiB
         "count": 1,
         "firstTimestamp": now,
         "lastTimestamp": now,

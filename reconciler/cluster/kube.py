@@ -22,12 +22,13 @@ import time
 from typing import Any
 
 import urllib3
+import yaml
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-from reconciler import __version__
+from reconciler import __version__, redaction
 from reconciler.errors import (
     ClusterError,
     Conflict,
@@ -63,8 +64,12 @@ class Cluster:
                 k8s_config.load_kube_config(
                     config_file=files, context=config.context, client_configuration=configuration, persist_config=False
                 )
-        except (ConfigException, OSError, TypeError, ValueError) as exc:
-            raise UsageError(f"cannot load the cluster configuration: {exc}") from exc
+        except (ConfigException, OSError, TypeError, ValueError, AttributeError, yaml.YAMLError) as exc:
+            # a kubeconfig that is not YAML, or not a mapping: the client's own message, on one line
+            detail = " ".join(str(exc).split()) or type(exc).__name__
+            raise UsageError(f"cannot load the cluster configuration: {detail}") from exc
+        # the bearer token may come back in an error body (some proxies echo the header): never print it
+        redaction.register(str(configuration.api_key.get("authorization", "")).removeprefix("Bearer "))
         configuration.retries = 0  # retries are ours: bounded, with backoff, and they see the status codes
         self.api = k8s.ApiClient(configuration)
         self.api.user_agent = f"nim-reconciler/{__version__} ({config.agent})"
@@ -84,6 +89,8 @@ class Cluster:
         except NotFound:
             return []  # the kind is not served (its CRD is not installed): nothing of it can exist
         items: builtins.list[dict[str, Any]] = body.get("items") or []
+        if not isinstance(items, builtins.list) or not all(isinstance(i, dict) for i in items):
+            raise Unavailable(ref, "the API server's LIST answer holds no list of objects")
         for item in items:  # a LIST leaves kind and apiVersion out of its items
             item.setdefault("kind", kind.kind)
             item.setdefault("apiVersion", kind.api_version)
@@ -96,7 +103,12 @@ class Cluster:
             body = self._call("GET", root, ObjRef("APIResourceList", "", api_version))
         except NotFound:
             return set()
-        return {r["name"] for r in body.get("resources") or []}
+        resources = body.get("resources")
+        return (
+            {r["name"] for r in resources if isinstance(r, dict) and isinstance(r.get("name"), str)}
+            if isinstance(resources, builtins.list)
+            else set()
+        )
 
     def get(self, kind: Kind, namespace: str, name: str) -> dict[str, Any] | None:
         try:
@@ -174,9 +186,15 @@ class Cluster:
                 last.__cause__ = exc
                 retry_after = None
             else:
-                if status < 400:
-                    result: dict[str, Any] = data
-                    return result
+                if status < 400 and data is not None:
+                    return data
+                if status < 400:  # a proxy's login page, a truncated body: not an answer; maybe the next one is
+                    last = Unavailable(ref, f"the API server's answer ({status}) is not a Kubernetes JSON object")
+                    wait = self.config.backoff * 2**attempt
+                    if attempt + 1 == self.config.attempts or time.monotonic() + wait > deadline:
+                        break
+                    time.sleep(wait)
+                    continue
                 error = _error(ref, status, data)
                 if status != 429 and status < 500:
                     raise error
@@ -191,7 +209,7 @@ class Cluster:
 
     def _send(
         self, method: str, path: str, query: builtins.list[tuple[str, str]], body: Any, content_type: str
-    ) -> tuple[int, dict[str, Any], float | None]:
+    ) -> tuple[int, dict[str, Any] | None, float | None]:
         headers = {"Accept": "application/json", "Content-Type": content_type}
         _, url, headers, body, _ = self.api.param_serialize(
             method, path, query_params=query, header_params=headers, body=body, auth_settings=["BearerToken"]
@@ -200,9 +218,20 @@ class Cluster:
             method, url, header_params=headers, body=body, _request_timeout=self.config.timeout
         )
         raw = response.read()
-        data = json.loads(raw) if raw else {}
+        data = _object(raw)
         retry = response.getheader("Retry-After")
         return response.status, data, float(retry) if retry and retry.isdigit() else None
+
+
+def _object(raw: bytes) -> dict[str, Any] | None:
+    """The answer as a JSON object ({} for an empty body); None for anything else (HTML, a list, cut short)."""
+    if not raw:
+        return {}
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _error(ref: ObjRef, status: int, data: Any) -> ClusterError:

@@ -105,9 +105,12 @@ def _try(api: ClusterApi, config: LockConfig, now: datetime.datetime) -> Held | 
             return Busy(str(held.get("holderIdentity")), str(held.get("acquireTime") or held.get("renewTime")))
         spec["leaseTransitions"] = int(held.get("leaseTransitions") or 0) + 1
         return Held(api.replace(LEASE, {**current, "spec": spec}))
-    except Conflict:  # someone else created or took it between our read and our write
+    except Conflict:  # someone else created or took it between our read and our write — or we did
         current = api.get(LEASE, config.namespace, config.name) or {}
         held = current.get("spec") or {}
+        if held.get("holderIdentity") == config.identity and held.get("acquireTime") == spec["acquireTime"]:
+            # our write landed and its answer was lost (the client retried it): the Lease is ours to use and free
+            return Held(current)
         return Busy(str(held.get("holderIdentity", "another run")), str(held.get("acquireTime", "")))
 
 

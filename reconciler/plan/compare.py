@@ -14,9 +14,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import yaml
-
-from reconciler import quantity
+from reconciler import quantity, yaml_text
 from reconciler.kinds import CUSTOM_KINDS, RANK
 from reconciler.objects import MANAGER, DesiredObject, content, content_change, controller_reference, owner_of
 from reconciler.options import PruneOptions
@@ -269,8 +267,8 @@ def _names(owned: str, key: str, value: Any) -> bool:
 def _diff(old: Any, new: Any) -> str:
     """A unified diff of our fields, without the hash annotation (it changes with every change: noise)."""
     old, new = _unstamped(old), _unstamped(new)
-    before = yaml.safe_dump(old, sort_keys=False, width=120).splitlines(keepends=True) if old else []
-    after = yaml.safe_dump(new, sort_keys=False, width=120).splitlines(keepends=True)
+    before = yaml_text.dump(old).splitlines(keepends=True) if old else []
+    after = yaml_text.dump(new).splitlines(keepends=True)
     return "".join(difflib.unified_diff(before, after, "live", "desired"))
 
 

@@ -25,7 +25,7 @@ import yaml
 from jinja2.sandbox import SandboxedEnvironment
 
 from reconciler.datafiles import data_dir
-from reconciler.documents import NimResource, get
+from reconciler.documents import NimResource, get, walk
 from reconciler.errors import Problem, UsageError, error
 from reconciler.kinds import BY_KIND, CUSTOM_KINDS
 from reconciler.objects import SOURCE_ANNOTATION, DesiredObject, labels
@@ -164,7 +164,7 @@ class Renderer:
                 where = res.doc.where
                 problems.append(error(where, "", f"{res.ref}: cannot render: {exc}", "render"))
         objects.sort(key=DesiredObject.sort_key)
-        return Rendered(objects, problems)
+        return Rendered(objects, problems + _collisions(objects))
 
     def _cache(self, res: NimResource, site: Site, problems: list[Problem]) -> list[DesiredObject]:
         ctx = nimcache.build(res, site)
@@ -297,6 +297,25 @@ def _check(body: dict[str, Any], template: str, name: str, namespace: str) -> No
         raise RenderError(f"{template} rendered {found}, expected {wanted}")
 
 
+def _collisions(objects: Sequence[DesiredObject]) -> list[Problem]:
+    """Two manifests that render one object (a NIMCache's ``x-pvc`` and a NIMService whose own PVC is named
+    ``x-pvc``): the second apply would take over the first's object. An error at each of the manifests."""
+    first: dict[ObjRef, DesiredObject] = {}
+    found: list[Problem] = []
+    for obj in objects:
+        ref = obj.ref
+        other = first.setdefault(ref, obj)
+        if other is obj or other.source == obj.source:
+            continue
+        for here, there in ((obj, other), (other, obj)):
+            message = (
+                f"{ref} is rendered from this manifest and from {there.source}: object names must be unique "
+                "per kind and namespace across the cluster"
+            )
+            found.append(error(here.source, "", message, "name-collision"))
+    return found
+
+
 def _relative(path: str, root: Path) -> str:
     absolute = os.path.abspath(path)
     prefix = str(root) + os.sep
@@ -311,8 +330,12 @@ def _relative(path: str, root: Path) -> str:
 def _check_overrides(overrides: Path) -> None:
     if not overrides.is_dir():
         raise UsageError(f"--templates {overrides}: not a directory")
+    # nothing outside the folder: a link out of it (to a secret, to /) would be rendered into the objects
+    files, refused = walk(overrides, overrides)
+    if refused:
+        raise UsageError(f"--templates {overrides}: {refused[0].where.path} {refused[0].message}")
     # every file counts: an override without .j2 (or misspelt) would otherwise be silently ignored
-    found = sorted(p.relative_to(overrides).as_posix() for p in overrides.rglob("*") if p.is_file())
+    found = [p.relative_to(overrides).as_posix() for p in files]
     unknown = [f for f in found if f not in TEMPLATES]
     if unknown:
         raise UsageError(

@@ -6,6 +6,10 @@ out whatever would not fit (and saying how much was left out).
 
 from __future__ import annotations
 
+import html
+import re
+
+from reconciler.errors import printable
 from reconciler.plan.changes import Action
 from reconciler.report.model import Entry, RunReport
 from reconciler.report.output import REVIEW_WORDS, problem_line
@@ -19,7 +23,7 @@ def markdown(run: RunReport, base: str, limit: int = LIMIT) -> str:
     shown = [e for e in run.entries if e.action is not Action.UNCHANGED]
     counts = {a.value: run.count(a) for a in Action}
     head = [
-        f"### nim-reconciler: cluster `{run.cluster}` against `{base}` ({run.revision[:12]})",
+        f"### nim-reconciler: cluster `{_cell(run.cluster)}` against `{_cell(base)}` ({_cell(run.revision[:12])})",
         "",
         f"**{counts['created']} created, {counts['configured']} changed, {counts['pruned']} deleted**, "
         f"{counts['unchanged']} unchanged, {counts['skipped']} kept, {counts['blocked']} blocked; "
@@ -28,7 +32,7 @@ def markdown(run: RunReport, base: str, limit: int = LIMIT) -> str:
     ]
     if run.check.problems:
         head += ["#### Problems", "", *(f"- `{_cell(problem_line(p))}`" for p in run.check.problems), ""]
-    head += [f"> {w}" for w in run.warnings]
+    head += [f"> {_cell(w)}" for w in run.warnings]
     out = "\n".join(head) + "\n"
     if not shown:
         return out + "No object changes.\n"
@@ -56,19 +60,20 @@ def _row(entry: Entry) -> str:
     word = REVIEW_WORDS.get(entry.action, entry.action)
     detail = f" ({_cell(entry.reason)})" if entry.reason else ""
     where = f"`{_cell(entry.source)}`" if entry.source else ""
-    return f"| {ICONS.get(entry.action, '')} | `{entry.ref}` | {word}{detail} | {where} |"
+    return f"| {ICONS.get(entry.action, '')} | `{_cell(str(entry.ref))}` | {word}{detail} | {where} |"
 
 
 def _details(entry: Entry) -> str:
     if not entry.diff:
         return ""
-    fence = "````" if "```" in entry.diff else "```"
+    # a fence longer than any run of backticks inside: a diff cannot close it and write markdown of its own
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall("`+", entry.diff)), default=0))
     word = REVIEW_WORDS.get(entry.action, entry.action)
     return (
-        f"<details><summary><code>{entry.ref}</code> {word}</summary>\n\n"
+        f"<details><summary><code>{html.escape(printable(str(entry.ref)))}</code> {word}</summary>\n\n"
         f"{fence}diff\n{entry.diff.rstrip()}\n{fence}\n\n</details>\n"
     )
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ").replace("`", "'")
+    return html.escape(printable(text), quote=False).replace("|", "\\|").replace("`", "'")

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-import yaml
-
-from reconciler.errors import Problem, Severity
+from reconciler import yaml_text
+from reconciler.errors import MAX_MESSAGE, Problem, Severity, printable
 from reconciler.kinds import CUSTOM_KINDS
 from reconciler.options import Mode
 from reconciler.plan.changes import COUNTED, Action
-from reconciler.report.model import Check, Format, Row, RunReport
+from reconciler.report.model import Check, Entry, Format, Row, RunReport
 
 
 def problem_line(p: Problem) -> str:
@@ -46,7 +45,7 @@ def problem_dict(p: Problem) -> dict[str, object]:
         "file": p.where.path,
         "line": p.where.line,
         "path": p.field,
-        "message": p.message,
+        "message": p.message if len(p.message) <= MAX_MESSAGE else p.message[:MAX_MESSAGE] + "…",
         "rule": p.rule,
     }
 
@@ -70,7 +69,10 @@ def check_json(check: Check) -> str:
 
 
 def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """As the workflow-command spec wants (a line break is ``%0A``, never a new line), and every other control
+    character made visible."""
+    text = text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE] + "…"
+    return printable(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def _escape_property(text: str) -> str:
@@ -118,17 +120,17 @@ def run_summary(run: RunReport) -> str:
     counts = {a.value: run.count(a) for a in COUNTED}
     failed = run.failures
     if run.mode is Mode.APPLY:
-        head = f"Applied to cluster {run.cluster}: "
+        head = f"Applied to cluster {printable(run.cluster)}: "
         body = ", ".join(f"{counts[a]} {a}" for a in COUNTED) + f", {failed} failed"
     else:
-        head = f"Plan for cluster {run.cluster}: "
+        head = f"Plan for cluster {printable(run.cluster)}: "
         body = (
             f"{counts['created']} to create, {counts['configured']} to configure, {counts['pruned']} to prune, "
             f"{counts['unchanged']} unchanged, {counts['waiting']} waiting, {counts['skipped']} skipped, "
             f"{counts['blocked']} blocked"
         )
     if run.mode is Mode.REVIEW:
-        head = f"Changes to cluster {run.cluster} against the base {run.revision[:12]}: "
+        head = f"Changes to cluster {printable(run.cluster)} against the base {printable(run.revision[:12])}: "
         body = (
             f"{counts['created']} created, {counts['configured']} changed, {counts['pruned']} deleted, "
             f"{counts['unchanged']} unchanged, {counts['skipped']} kept, {counts['blocked']} blocked"
@@ -146,24 +148,29 @@ def run_text(run: RunReport) -> str:
     for entry in run.entries:
         if entry.action is Action.UNCHANGED and not entry.error:
             continue
-        if entry.action is Action.STATUS:
-            lines.append(f"► {entry.ref} status {entry.reason}" + (f" (failed: {entry.error})" if entry.error else ""))
-            continue
-        detail = f" ({entry.error or entry.reason})" if entry.error or entry.reason else ""
-        action = REVIEW_WORDS.get(entry.action, entry.action) if run.mode is Mode.REVIEW else entry.action
-        lines.append(f"► {entry.ref} {'failed' if entry.error else action}{detail}")
-        # as kubectl diff: a changed object shows the diff of our fields, a new one its whole body
-        if entry.diff and run.mode is not Mode.APPLY and entry.action in (Action.CONFIGURED, Action.CREATED):
-            lines += ["  " + line for line in entry.diff.rstrip("\n").splitlines()]
-    lines += [f"error: {e}" for e in run.errors]
-    lines += [f"warning: {w}" for w in run.warnings]
+        lines += _entry_lines(run, entry)
+    lines += [f"error: {printable(e)}" for e in run.errors]
+    lines += [f"warning: {printable(w)}" for w in run.warnings]
     if run.notice:
-        lines.append(run.notice)
+        lines.append(printable(run.notice))
         return "\n".join(lines) + "\n"
     if run.interrupted:
         lines.append(INTERRUPTED)
     lines.append(run_summary(run))
     return "\n".join(lines) + "\n"
+
+
+def _entry_lines(run: RunReport, entry: Entry) -> list[str]:
+    ref, error, reason = printable(str(entry.ref)), printable(entry.error), printable(entry.reason)
+    if entry.action is Action.STATUS:
+        return [f"► {ref} status {reason}" + (f" (failed: {error})" if error else "")]
+    detail = f" ({error or reason})" if error or reason else ""
+    action = REVIEW_WORDS.get(entry.action, entry.action) if run.mode is Mode.REVIEW else entry.action
+    lines = [f"► {ref} {'failed' if error else action}{detail}"]
+    # as kubectl diff: a changed object shows the diff of our fields, a new one its whole body
+    if entry.diff and run.mode is not Mode.APPLY and entry.action in (Action.CONFIGURED, Action.CREATED):
+        lines += ["  " + printable(line) for line in entry.diff.rstrip("\n").splitlines()]
+    return lines
 
 
 def run_json(run: RunReport) -> str:
@@ -220,7 +227,7 @@ def render_run(run: RunReport, fmt: Format) -> str:
 
 def objects_yaml(bodies: Sequence[dict[str, object]]) -> str:
     """A YAML stream, one document per object, keys in rendering order."""
-    return yaml.dump_all(bodies, Dumper=yaml.CSafeDumper, sort_keys=False, explicit_start=True, width=1000)
+    return yaml_text.dump_all(bodies)
 
 
 def objects_json(bodies: Sequence[dict[str, object]]) -> str:
@@ -236,7 +243,8 @@ def status_table(rows: Sequence[Row]) -> str:
         if not chosen:
             continue
         headers = ["NAMESPACE", "NAME", "STATE", *chosen[0].columns]
-        table = [headers] + [[r.namespace, r.name, r.state, *r.columns.values()] for r in chosen]
+        cells = [[r.namespace, r.name, r.state, *r.columns.values()] for r in chosen]
+        table = [headers] + [[printable(c) for c in line] for line in cells]
         widths = [max(len(line[i]) for line in table) for i in range(len(headers))]
         out.append(f"{kind}s:")
         out += ["  " + "   ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in table]
@@ -260,6 +268,7 @@ def status_json(rows: Sequence[Row]) -> str:
 
 def wait_table(states: dict[str, str]) -> str:
     """The table `--wait` redraws on a terminal: every resource and its state, the ones not Ready first."""
+    states = {printable(ref): printable(state) for ref, state in states.items()}
     order = sorted(states.items(), key=lambda item: (item[1] == "Ready", item[0]))
     width = max((len(ref) for ref in states), default=8)
     lines = [f"{'RESOURCE'.ljust(width)}   STATE"] + [f"{ref.ljust(width)}   {state}" for ref, state in order]

@@ -127,6 +127,7 @@ def _ports(items: list[Any], at: Path, seen: set[str]) -> list[Violation]:
 
 def _env(items: list[Any], at: Path) -> list[Violation]:
     out: list[Violation] = []
+    seen: set[str] = set()
     for i, var in enumerate(items):
         where = (*at, i)
         name = var.get("name", "")
@@ -134,6 +135,9 @@ def _env(items: list[Any], at: Path) -> list[Violation]:
             out.append(required((*where, "name")))
         elif names.env_name(name):
             out.append(invalid((*where, "name"), name, names.env_name(name) or ""))
+        elif name in seen:  # env is a list-map keyed by name: server-side apply refuses two entries of one key
+            out.append(duplicate((*where, "name"), name))
+        seen.add(name)
         source = var.get("valueFrom")
         if source is not None:
             if var.get("value"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import jsonschema_rs
 
 from reconciler.datafiles import data_dir
-from reconciler.documents import Document
+from reconciler.documents import Document, get
 from reconciler.errors import Problem, error
 from reconciler.refs import field_path
 
@@ -66,17 +67,91 @@ def _explaining_validator(kind: str) -> jsonschema.Draft202012Validator:
     registry: Registry[Any] = Registry().with_resources(
         (_BASE + n, Resource.from_contents(schemas[n])) for n in _SHARED
     )
-    return jsonschema.Draft202012Validator(schemas[SCHEMA_FILES[kind]], registry=registry)
+    # Python's `$` also matches before a final newline ("bad\n" would pass ^[a-z]+$); JSON Schema means the end.
+    strict = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
+        jsonschema.Draft202012Validator, {"pattern": _whole_pattern}
+    )
+    validator: jsonschema.Draft202012Validator = strict(schemas[SCHEMA_FILES[kind]], registry=registry)
+    return validator
+
+
+_END = re.compile(r"(?<!\\)\$(?=$|[|)])")
+
+
+def _whole_pattern(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]) -> Any:
+    """JSON Schema's ``pattern`` with every end anchor meaning the end of the string (``\\Z``)."""
+    from jsonschema import ValidationError
+
+    if isinstance(instance, str) and not re.search(_END.sub(r"\\Z", pattern), instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
 def problems(doc: Document, kind: str) -> list[Problem]:
     """Every schema violation of ``doc`` (a document of ``kind``), explained at its field."""
-    if _fast_validator(kind).is_valid(doc.body):
-        return []
+    fast = _fast_validator(kind)
+    if fast.is_valid(doc.body):
+        return _integral_floats(doc, kind)
     problems: list[Problem] = []
     for err in _explaining_validator(kind).iter_errors(doc.body):
         problems.extend(_explain(doc, kind, err))
+    if not problems:  # the two validators disagree: never call the document valid, say what the fast one found
+        first = next(iter(fast.iter_errors(doc.body)))
+        path = tuple(first.instance_path)
+        problems.append(error(doc.at(path), field_path(path), first.message, "schema/fast-validator"))
     return problems
+
+
+def _integral_floats(doc: Document, kind: str) -> list[Problem]:
+    """``replicas: 2.0``: JSON Schema counts 2.0 an integer, Kubernetes' decoders refuse it for int32/int64."""
+    found = []
+    for path, raw in doc.raw.items():
+        if not isinstance(get(doc.body, *path), float):
+            continue
+        if "integer" in _types_at(kind, tuple(p if isinstance(p, str) else 0 for p in path)):
+            message = f"must be an integer, not {raw} (Kubernetes refuses a number with a decimal point here)"
+            found.append(error(doc.at(path), field_path(path), message, "schema/type"))
+    return found
+
+
+@cache
+def _types_at(kind: str, path: tuple[str | int, ...]) -> frozenset[str]:
+    """The JSON types our schema of ``kind`` allows at ``path`` (list indexes as 0); empty when unknown."""
+    schemas = _schemas()
+    nodes: list[tuple[Any, str]] = [(schemas[SCHEMA_FILES[kind]], SCHEMA_FILES[kind])]
+    for part in path:
+        nodes = [(child, d) for node, d in _expand(nodes) for child in [_child(node, part)] if child is not None]
+    types: set[str] = set()
+    for node, _ in _expand(nodes):
+        kinds = node.get("type")
+        types.update([kinds] if isinstance(kinds, str) else kinds or [])
+    return frozenset(types)
+
+
+def _expand(nodes: list[tuple[Any, str]]) -> list[tuple[dict[str, Any], str]]:
+    """Schema nodes with their ``$ref`` followed and ``allOf`` / ``anyOf`` / ``oneOf`` branches included."""
+    schemas, out, todo = _schemas(), [], list(nodes)
+    while todo:
+        node, doc = todo.pop()
+        if not isinstance(node, dict):
+            continue
+        out.append((node, doc))
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            target_doc, _, pointer = ref.partition("#")
+            target_doc = target_doc.removeprefix(_BASE) or doc
+            target: Any = schemas.get(target_doc, {})
+            for step in filter(None, pointer.split("/")):
+                target = target.get(step, {}) if isinstance(target, dict) else {}
+            todo.append((target, target_doc))
+        todo += [(branch, doc) for key in ("allOf", "anyOf", "oneOf") for branch in node.get(key, [])]
+    return out
+
+
+def _child(node: dict[str, Any], part: str | int) -> Any:
+    if isinstance(part, int):
+        return node.get("items")
+    extra = node.get("additionalProperties")
+    return node.get("properties", {}).get(part, extra if isinstance(extra, dict) else None)
 
 
 def _explain(doc: Document, kind: str, err: jsonschema.ValidationError) -> list[Problem]:

@@ -33,7 +33,8 @@ SEEN: list[Request] = []  # every request any test server saw in this process (t
 
 @dataclass
 class Fault:
-    """Make matching requests fail: a status code (with Retry-After for 429), a delay, or a dropped connection."""
+    """Make matching requests fail: a status code (with Retry-After for 429), a delay, a dropped connection, or a
+    lost answer (``lost``: the request is carried out, then the connection drops before the answer is sent)."""
 
     method: str = ""
     path: str = ""  # a regular expression searched in the path
@@ -41,6 +42,7 @@ class Fault:
     retry_after: int | None = None
     delay: float = 0.0
     drop: bool = False
+    lost: bool = False
     times: int = 1
 
     def matches(self, method: str, path: str) -> bool:
@@ -343,6 +345,10 @@ def _handler(api: ApiServer) -> type[BaseHTTPRequestHandler]:
                     extra["Retry-After"] = str(fault.retry_after)
             else:
                 code, payload, extra = api.handle(self.command, self.path, self.headers, body)
+                if fault is not None and fault.lost:
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
             query = {k: v[-1] for k, v in parse_qs(split.query).items()}
             if split.path != "/debug/requests":
                 api.record(

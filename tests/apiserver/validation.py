@@ -152,9 +152,13 @@ def _container(c: dict[str, Any], at: str, volumes: set[str], names: set[str], p
             ports.add(name)
         if not 0 < port.get("containerPort", 0) < 65536:
             out.append((f"{at}.ports[{i}].containerPort", "Invalid value: must be between 1 and 65535, inclusive"))
+    env_names: set[str] = set()
     for i, var in enumerate(c.get("env") or []):
         if not var.get("name") or "=" in var["name"] or not var["name"].isascii() or not var["name"].isprintable():
             out.append((f"{at}.env[{i}].name", f'Invalid value: "{var.get("name")}"'))
+        elif var["name"] in env_names:  # env is a list-map keyed by name: structured-merge-diff refuses the apply
+            out.append((f"{at}.env[{i}].name", f'duplicate entries for key [name="{var["name"]}"]'))
+        env_names.add(var.get("name", ""))
     paths: set[str] = set()
     for i, mount in enumerate(c.get("volumeMounts") or []):
         if mount.get("name") not in volumes:

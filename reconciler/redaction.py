@@ -1,0 +1,45 @@
+"""One redaction step for every text that leaves the process: output, logs, Events, status messages, metrics
+labels (pure, apart from the registry of this process's secrets).
+
+Contract: ``redact(text)`` removes what must never be shown, whatever it came from (git, an API error body, an
+exception, a URL a user typed): user-info in URLs (``https://user:token@host`` → ``https://***@host``), the values
+of a URL's query string (``?token=…`` → ``?token=***``), ``Authorization``-style credentials (``Bearer …``,
+``Basic …``, ``token=…``), and every secret ``register``-ed (GIT_TOKEN, a kubeconfig's bearer token), wherever it
+appears. Idempotent; a text without any of these is returned as it is.
+"""
+
+from __future__ import annotations
+
+import re
+
+_SECRETS: set[str] = set()
+_MIN_SECRET = 6  # shorter "secrets" would mask ordinary words in every message
+_USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
+_QUERY = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s?#]*\?)([^\s#\"'<>]+)", re.IGNORECASE)
+_PAIR = re.compile(r"([^&=;]+)=([^&;]*)")
+# "Bearer <x>" / "Basic <x>" as HTTP writes them; "token=<x>", "password: <x>" as configs and messages do; a
+# credential has a digit or a symbol somewhere ("Bearer authentication required" is a sentence, not a token)
+_CREDENTIAL = re.compile(
+    r"\b(bearer\s+|basic\s+)(?!\*\*\*)(?=[A-Za-z]*[0-9._~+/=-])[A-Za-z0-9._~+/=-]{6,}"
+    r"|\b((?:token|password|passwd|secret)\s*[=:]\s*)(?!\*\*\*)(?=[A-Za-z]*[^A-Za-z\s])[^\s,;&\"']{6,}",
+    re.IGNORECASE,
+)
+
+
+def register(secret: str | None) -> None:
+    """Remember a secret of this process (a token, a password): from now on every ``redact`` masks it."""
+    if secret and len(secret) >= _MIN_SECRET:
+        _SECRETS.add(secret)
+
+
+def redact(text: str) -> str:
+    """``text`` without credentials (see the module contract)."""
+    if not text:
+        return text
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, "***")
+    if "://" in text:
+        text = _USERINFO.sub(r"\1***@", text)
+        text = _QUERY.sub(lambda m: m.group(1) + _PAIR.sub(r"\1=***", m.group(2)), text)
+    return _CREDENTIAL.sub(lambda m: (m.group(1) or m.group(2)) + "***", text)

@@ -1,0 +1,317 @@
+"""Hostile input: a repo built by an attacker (symlinks, names with control characters, numbers that change
+meaning), hostile server answers and planted secrets. Nothing from outside the repo is read, no output line is a
+workflow command we did not write, bad input is one line and exit 2, and no secret is printed."""
+
+from __future__ import annotations
+
+import http.server
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from reconciler.cli.main import main
+from reconciler.errors import printable
+from reconciler.redaction import redact, register
+
+from .helpers import REPO, write_kubeconfig
+from .manifests import NIMCACHE, NIMSERVICE, dump, variant
+
+SECRET = "TOPSECRET-4c1d9e"  # planted outside the repo: must never be printed
+HOSTILE = ["\n::error title=pwn::owned", "\x1b[31mred", "%0A::add-mask::x", "\x00nul", "\u202eevil"]
+OUR_COMMAND = re.compile(r"^::(error|warning) (file=|title=)")  # the only workflow commands we write
+
+
+def cli(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.output
+
+
+def injected(output: str) -> list[str]:
+    """Output lines a GitHub runner would run as a command we did not write, or raw control characters."""
+    bad = [line for line in output.splitlines() if line.lstrip().startswith("::") and not OUR_COMMAND.match(line)]
+    return bad + [line for line in output.splitlines() if re.search("[\x00-\x08\x0b-\x1f\x7f\u202e]", line)]
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("plain", "plain"),
+        ("a\nb", "a\\nb"),
+        ("\r\t", "\\r\\t"),
+        ("\x1b[2J", "\\x1b[2J"),
+        ("\x00", "\\x00"),
+        ("\x85", "\\x85"),
+        ("\u2028", "\\u2028"),
+        ("\u202e", "\\u202e"),
+        ("ünïcode ok", "ünïcode ok"),
+    ],
+)
+def test_printable_shows_every_control_character_escaped(text: str, shown: str) -> None:
+    assert printable(text) == shown
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("https://user:tok3n@host/repo.git", "https://***@host/repo.git"),
+        ("https://host/x?private_token=abc123&ref=main", "https://host/x?private_token=***&ref=***"),
+        ("Authorization: Bearer eyJhbGci.x1", "Authorization: Bearer ***"),
+        ("password: hunter2!", "password: ***"),
+        ("Bearer authentication required", "Bearer authentication required"),
+        ("no secret here", "no secret here"),
+    ],
+)
+def test_redact_removes_credentials_whatever_their_source(text: str, shown: str) -> None:
+    assert redact(text) == shown
+
+
+def test_a_registered_secret_is_masked_anywhere() -> None:
+    register("planted-s3cret-value")
+    assert redact("the server said: planted-s3cret-value is wrong") == "the server said: *** is wrong"
+
+
+@pytest.fixture
+def attacker_repo(repo: Path, tmp_path: Path) -> Path:
+    """The example repo plus what an attacker adds in a pull request."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "token.yaml").write_text(f"token: {SECRET}\nbroken: [\n")
+    (outside / "ok.yaml").write_text(dump(variant(NIMCACHE, {"metadata.name": "from-outside"})))
+    demo = repo / "clusters" / "demo"
+    (demo / "leak.yaml").symlink_to(outside / "token.yaml")
+    (demo / "elsewhere").symlink_to(outside)
+    (demo / "loop").symlink_to(".")
+    (demo / "root").symlink_to("/")
+    (demo / "dangling.yaml").symlink_to(tmp_path / "nothing.yaml")
+    return repo
+
+
+def test_symlinks_out_of_the_repo_are_refused_by_name_and_never_read(attacker_repo: Path) -> None:
+    started = time.monotonic()
+    for fmt in ("text", "json", "github"):
+        code, out = cli("validate", str(attacker_repo / "clusters"), "-o", fmt)
+        assert code == 2, out
+        assert SECRET not in out and "from-outside" not in out and "/etc" not in out
+        for link in ("leak.yaml", "elsewhere", "loop", "root", "dangling.yaml"):
+            assert link in out, (link, out)
+    assert time.monotonic() - started < 30  # a loop would walk 2^40 paths
+
+
+def test_a_run_on_the_attacker_repo_applies_nothing_and_says_why(attacker_repo: Path) -> None:
+    code, out = cli("--repo", str(attacker_repo), "--dry-run", "--offline")
+    assert code == 2 and SECRET not in out
+    assert "is a symbolic link out of demo/" in out and "Plan for" not in out
+
+
+def test_a_named_file_whose_folder_is_a_link_out_is_refused(attacker_repo: Path) -> None:
+    code, out = cli("validate", str(attacker_repo / "clusters" / "demo" / "elsewhere" / "ok.yaml"))
+    assert code == 2 and "from-outside" not in out
+
+
+def test_a_template_override_cannot_reach_outside_its_folder(repo: Path, tmp_path: Path) -> None:
+    (tmp_path / "secret.txt").write_text(SECRET)
+    overrides = tmp_path / "overrides" / "nimcache"
+    overrides.mkdir(parents=True)
+    (overrides / "job.yaml.j2").symlink_to(tmp_path / "secret.txt")
+    code, out = cli("--repo", str(repo), "--dry-run", "--offline", "--templates", str(overrides.parent))
+    assert code == 2 and SECRET not in out
+    assert "job.yaml.j2 is a symbolic link out of overrides/" in out
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+@pytest.mark.parametrize("fmt", ["text", "json", "github"])
+def test_hostile_names_and_keys_inject_nothing_in_any_format(repo: Path, hostile: str, fmt: str) -> None:
+    named = hostile.replace("\x00", "")  # the one byte a file name cannot hold
+    folder = repo / "clusters" / "demo" / f"team{named}"
+    folder.mkdir()
+    doc = variant(NIMSERVICE, {"metadata.namespace": "nim-service", "metadata.name": f"svc{hostile}"})
+    doc["spec"][f"key{hostile}"] = "x"
+    doc["spec"]["env"] = [{"name": "NOTE", "value": f"line{hostile}"}]
+    (folder / f"svc{named}.yaml").write_text(yaml.safe_dump(doc))
+    for args in (["validate", str(repo / "clusters")], ["--repo", str(repo), "--dry-run", "--offline"]):
+        code, out = cli(*args, "-o", fmt)
+        assert code == 2, out
+        assert injected(out) == [], out
+
+
+def test_a_hostile_value_in_a_diff_starts_no_line_of_its_own(repo: Path) -> None:
+    doc = variant(NIMSERVICE, {"metadata.namespace": "nim-service", "metadata.name": "noted"})
+    doc["spec"]["storage"]["nimCache"]["name"] = "meta-llama-3-2-1b-instruct"
+    doc["spec"]["env"] = [{"name": "NOTE", "value": "a\n::add-mask::x\n  ::error::y\x1b[2J"}]
+    (repo / "clusters" / "demo" / "noted.yaml").write_text(yaml.safe_dump(doc))
+    for fmt in ("text", "github"):
+        code, out = cli("--repo", str(repo), "--dry-run", "--offline", "-o", fmt)
+        assert code == 1, out
+        assert injected(out) == [], out
+    rendered = CliRunner().invoke(main, ["render", str(repo)])
+    assert rendered.exit_code == 0 and injected(rendered.output) == []
+    envs = [  # still YAML that reads back to the value written
+        e["value"]
+        for d in yaml.safe_load_all(rendered.stdout)
+        if d["kind"] == "Deployment"
+        for e in d["spec"]["template"]["spec"]["containers"][0].get("env", [])
+        if e["name"] == "NOTE"
+    ]
+    assert envs == ["a\n::add-mask::x\n  ::error::y\x1b[2J"]
+
+
+def test_click_usage_errors_are_escaped_too(repo: Path) -> None:
+    code, out = cli("--repo", str(repo), "--cluster", "x\n::error::pwn", "--dry-run", "--offline")
+    assert code == 2 and injected(out) == [] and out.count("\n") == 1
+    code, out = cli("--no-such-flag\n::error::pwn")
+    assert code == 2 and injected(out) == [] and "see reconcile --help" in out
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "says"),
+    [
+        ({"metadata.name": "bad\n"}, "metadata.name", "must be a DNS-1123 label"),
+        ({"spec.replicas": 2.0}, "spec.replicas", "must be an integer, not 2.0"),
+        ({"spec.userID": "OCTAL"}, "spec.userID", "0755 is read by YAML 1.1 as 493"),
+        ({"spec.groupID": "SEXAGESIMAL"}, "spec.groupID", "1:30 is read by YAML 1.1 as 90"),
+        ({"spec.env": [{"name": "X", "value": "a"}, {"name": "X", "value": "b"}]}, "spec.env", 'Duplicate value: "X"'),
+        ({"spec.labels": {"bad key!": "v"}}, "spec.labels.bad key!", "name part must consist"),
+        ({"spec.annotations": {"ok": "v", "a/b/c": "v"}}, "spec.annotations", "a/b/c"),
+    ],
+)
+def test_validation_cannot_be_bypassed(tmp_path: Path, change: dict[str, object], field: str, says: str) -> None:
+    folder = tmp_path / "clusters" / "demo"
+    folder.mkdir(parents=True)
+    text = dump(NIMCACHE) + "---\n" + dump(variant(NIMSERVICE, change))
+    text = text.replace("OCTAL", "0755").replace("SEXAGESIMAL", "1:30").replace("'0755'", "0755")
+    text = text.replace("'1:30'", "1:30")
+    (folder / "m.yaml").write_text(text)
+    code, out = cli("validate", str(tmp_path / "clusters"))
+    assert code == 2, out
+    problem = next(line for line in out.splitlines() if says in line)
+    assert re.match(r".*m\.yaml:\d+: ", problem) and field in problem, problem
+
+
+def test_two_manifests_that_render_one_object_are_both_refused(tmp_path: Path) -> None:
+    # A NIMCache's PVC is <name>-pvc; a NIMService naming its own PVC so would take over the model cache.
+    folder = tmp_path / "clusters" / "demo"
+    folder.mkdir(parents=True)
+    own_pvc = {"name": "llama-3-2-1b-pvc", "create": True, "size": "1Gi", "volumeAccessMode": "ReadWriteOnce"}
+    service = variant(NIMSERVICE, {"metadata.name": "other", "spec.storage": {"pvc": own_pvc}})
+    (folder / "cache.yaml").write_text(dump(NIMCACHE))
+    (folder / "service.yaml").write_text(dump(service))
+    code, out = cli("validate", str(tmp_path / "clusters"))
+    assert code == 2
+    lines = [line for line in out.splitlines() if "PersistentVolumeClaim/nim/llama-3-2-1b-pvc is rendered" in line]
+    assert {line.split(":")[0].rsplit("/", 1)[-1] for line in lines} == {"cache.yaml", "service.yaml"}
+    assert "Invalid: 2" in out
+
+
+class _Hostile(http.server.BaseHTTPRequestHandler):
+    """An API server behind a broken proxy: HTML, JSON that is no object, a body cut short, a 401 echoing
+    the token."""
+
+    answer = "html"
+
+    def _answer(self) -> None:
+        status, kind, body = {
+            "html": (502, "text/html", b"<html><body><h1>502 Bad Gateway</h1></body></html>"),
+            "login": (200, "text/html", b"<html><form>Sign in</form></html>"),
+            "list": (200, "application/json", b"[1, 2, 3]"),
+            "cut": (200, "application/json", b'{"kind": "Status", "mess'),
+            "echo": (
+                401,
+                "application/json",
+                ('{"kind":"Status","message":"token ' + self.headers.get("Authorization", "") + ' refused"}').encode(),
+            ),
+        }[self.answer]
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def proxy() -> Iterator[http.server.HTTPServer]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hostile)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("answer", ["html", "login", "list", "cut", "echo"])
+def test_a_hostile_api_proxy_gets_one_line_and_exit_2(
+    repo: Path, tmp_path: Path, proxy: http.server.HTTPServer, answer: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_Hostile, "answer", answer)
+    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", f"http://127.0.0.1:{proxy.server_port}")
+    text = kubeconfig.read_text().replace("token: t", f"token: {SECRET}")
+    kubeconfig.write_text(text)
+    code, out = cli("--repo", str(repo), "--kubeconfig", str(kubeconfig), "--retries", "1", "--request-timeout", "2s")
+    assert code == 2, out
+    assert "Traceback" not in out and "internal error" not in out and SECRET not in out
+    assert [line for line in out.splitlines() if line.startswith("error: ")], out
+
+
+def test_loop_mode_outlives_a_hostile_proxy(repo: Path, tmp_path: Path, proxy: http.server.HTTPServer) -> None:
+    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", f"http://127.0.0.1:{proxy.server_port}")
+    command = [sys.executable, "-m", "reconciler", "--repo", str(repo), "--kubeconfig", str(kubeconfig)]
+    command += ["--retries", "0", "--interval", "1s"]
+    env = {**os.environ, "HOME": str(tmp_path)}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    time.sleep(6)  # the first runs fail on the proxy's 502 page; the loop backs off and tries again
+    alive = process.poll() is None
+    process.send_signal(signal.SIGTERM)
+    out, _ = process.communicate(timeout=30)
+    assert alive, out
+    assert out.count("error: ") >= 2 and "Traceback" not in out, out
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--pushgateway", "notaurl"], "--pushgateway notaurl: not an http:// or https:// URL"),
+        (["--kubeconfig", "KUBECONFIG"], "cannot load the cluster configuration"),
+        (["--repo", "https://exa mple.com:99999/x"], "git ls-remote failed"),
+        (["--repo", "https://user:" + SECRET + "@127.0.0.1:9/x"], "git ls-remote failed"),
+        (["--repo", "https://127.0.0.1:9/x?private_token=" + SECRET], "git ls-remote failed"),
+    ],
+)
+def test_bad_flags_and_local_files_are_one_line_exit_2(
+    repo: Path, tmp_path: Path, args: list[str], says: str
+) -> None:
+    bad = tmp_path / "kubeconfig"
+    bad.write_text("apiVersion: v1\nclusters: [\n")
+    args = [a.replace("KUBECONFIG", str(bad)) for a in args]
+    full = ["--dry-run", "--offline", "--cache-dir", str(tmp_path / "cache"), *args]
+    if "--repo" not in args:
+        full = ["--repo", str(repo), *full]
+    if "--kubeconfig" in args:
+        full.remove("--offline")
+    code, out = cli(*full)
+    assert code == 2, out
+    assert says in out and SECRET not in out and "Traceback" not in out and "internal error" not in out
+    assert len([line for line in out.splitlines() if line.startswith("error: ")]) == 1, out
+
+
+def test_the_shipped_examples_still_pass(tmp_path: Path) -> None:
+    # The guards refuse the attacker's repo, not ours.
+    target = tmp_path / "r"
+    shutil.copytree(REPO / "clusters", target / "clusters")
+    code, out = cli("validate", str(target / "clusters"))
+    assert code == 0, out
