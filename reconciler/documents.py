@@ -14,6 +14,7 @@ Contract:
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,13 @@ if not yaml.__with_libyaml__:  # pragma: no cover - the wheels bundle libyaml
     raise ImportError("PyYAML was built without libyaml; reinstall PyYAML from a wheel")
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
+# Bytes do not bound memory: 5 MiB of "0," is 2.6 million nodes, ~1.5 GB once composed. A file large enough to
+# hold that many is first counted with the C parser's event stream (constant memory, ~0.6 µs per node), and
+# refused above these limits before anything is built. Smaller files cannot reach them.
+MAX_NODES_PER_DOCUMENT = 50_000
+MAX_NODES_PER_FILE = 500_000
+SCAN_ABOVE_BYTES = 256 * 1024
+FILE_SECONDS = 10.0  # the time budget of reading one file, far under a CronJob's deadline
 YAML_SUFFIXES = (".yaml", ".yml")
 
 
@@ -186,6 +194,10 @@ def load_file(path: Path) -> tuple[list[Document], list[Problem]]:
 
 def load_text(text: str, name: str) -> tuple[list[Document], list[Problem]]:
     """Parse a (multi-document) YAML stream; ``name`` is the path shown in problems."""
+    if len(text) > SCAN_ABOVE_BYTES:
+        refused = _too_many_nodes(text, name)
+        if refused is not None:
+            return [], [refused]
     documents: list[Document] = []
     problems: list[Problem] = []
     loader = yaml.CSafeLoader(text)
@@ -218,6 +230,37 @@ def load_text(text: str, name: str) -> tuple[list[Document], list[Problem]]:
     finally:
         loader.dispose()
     return documents, problems
+
+
+def _too_many_nodes(text: str, name: str) -> Problem | None:
+    """The problem when the stream holds more nodes than the limits (or takes longer than the budget to count);
+    None when it may be composed. A syntax error is left for the composer to report, at its line."""
+    loader = yaml.CSafeLoader(text)
+    started = time.monotonic()
+    in_file = in_document = 0
+    node_events = (yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent, yaml.AliasEvent)
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, yaml.DocumentStartEvent):
+                in_document = 0
+            elif isinstance(event, node_events):
+                in_file, in_document = in_file + 1, in_document + 1
+                line = event.start_mark.line + 1 if event.start_mark is not None else 0
+                if in_document > MAX_NODES_PER_DOCUMENT:
+                    msg = f"a document of more than {MAX_NODES_PER_DOCUMENT} YAML nodes is refused (memory)"
+                    return error(SourceLocation(name, line), "", msg, "yaml-size")
+                if in_file > MAX_NODES_PER_FILE:
+                    msg = f"a file of more than {MAX_NODES_PER_FILE} YAML nodes is refused (memory)"
+                    return error(SourceLocation(name, line), "", msg, "yaml-size")
+                if in_file % 10_000 == 0 and time.monotonic() - started > FILE_SECONDS:
+                    msg = f"reading the file took over {FILE_SECONDS:g} s; refused"
+                    return error(SourceLocation(name, line), "", msg, "yaml-time")
+    except yaml.YAMLError:
+        return None
+    finally:
+        loader.dispose()
+    return None
 
 
 def _is_empty(node: yaml.Node) -> bool:

@@ -11,11 +11,13 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class PruneOptions:
-    """Prune flags: ``--prune/--no-prune``, ``--max-prune``, ``--allow-empty``."""
+    """Prune flags: ``--prune/--no-prune``, ``--max-prune`` (in total), ``--max-prune-per-namespace``,
+    ``--allow-empty``."""
 
     enabled: bool = True
     max_prune: int = 25
     allow_empty: bool = False
+    max_prune_per_namespace: int = 25
 
 
 @dataclass(frozen=True)

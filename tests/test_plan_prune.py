@@ -38,6 +38,10 @@ def _decide(
 
 
 PROTECTED = _obj(SERVICE, meta={"annotations": {PRUNE: "disabled"}})
+CROWDED = [ObjRef("Service", "team-a", f"s{i}") for i in range(3)]
+ELSEWHERE = ObjRef("Service", "team-b", "s")
+SHARED_PVC = _obj(PVC, CACHE)
+SHARED_PVC["metadata"]["ownerReferences"].append({"kind": "NIMCache", "name": "another", "uid": "v"})
 
 
 @pytest.mark.parametrize(
@@ -146,6 +150,36 @@ PROTECTED = _obj(SERVICE, meta={"annotations": {PRUNE: "disabled"}})
             False,
             (KEPT,),
             {PVC: Action.PRUNED, CACHE: Action.PRUNED},
+        ),
+        (
+            "one crowded namespace is held back alone",
+            [*CROWDED, ELSEWHERE],
+            {r: _obj(r) for r in [*CROWDED, ELSEWHERE]},
+            PruneOptions(max_prune_per_namespace=2),
+            False,
+            (KEPT,),
+            {
+                **{r: (Action.BLOCKED, "prune guard: 3 objects of namespace team-a would be pruned") for r in CROWDED},
+                ELSEWHERE: Action.PRUNED,
+            },
+        ),
+        (
+            "the total counts the namespaces within their limit",
+            [*CROWDED, ELSEWHERE],
+            {r: _obj(r) for r in [*CROWDED, ELSEWHERE]},
+            PruneOptions(max_prune=3),
+            False,
+            (KEPT,),
+            {r: (Action.BLOCKED, "prune guard: 4 objects would be pruned, more than") for r in [*CROWDED, ELSEWHERE]},
+        ),
+        (
+            "a PVC with a second owner stays when its NIMCache goes",
+            [PVC, CACHE],
+            {PVC: SHARED_PVC, CACHE: _obj(CACHE)},
+            PruneOptions(),
+            False,
+            (KEPT,),
+            {PVC: (Action.SKIPPED, "still owned by NIMCache/ns/another: kept"), CACHE: Action.PRUNED},
         ),
         (
             "a running Job is pruned once it has finished",

@@ -97,7 +97,14 @@ def _usage(message: str) -> None:
     type=click.IntRange(min=0),
     default=25,
     show_default=True,
-    help="Refuse to prune more objects than this in one run.",
+    help="Refuse to prune more objects than this in one run (over the namespaces within their own limit).",
+)
+@click.option(
+    "--max-prune-per-namespace",
+    type=click.IntRange(min=0),
+    default=25,
+    show_default=True,
+    help="Refuse to prune more objects than this in one namespace; the other namespaces are pruned.",
 )
 @click.option("--allow-empty", is_flag=True, help="Allow pruning everything when the repo renders nothing.")
 @click.option("--retry-failed", is_flag=True, help="Run the caching Job of a Failed NIMCache again.")
@@ -312,7 +319,8 @@ def _json_log(message: str) -> str:
 
 
 def _prune(flags: dict[str, object]) -> PruneOptions:
-    return PruneOptions(bool(flags["prune"]), _int(flags, "max_prune"), bool(flags["allow_empty"]))
+    enabled, empty = bool(flags["prune"]), bool(flags["allow_empty"])
+    return PruneOptions(enabled, _int(flags, "max_prune"), empty, _int(flags, "max_prune_per_namespace"))
 
 
 def _int(flags: dict[str, object], name: str) -> int:

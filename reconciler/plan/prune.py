@@ -87,9 +87,13 @@ def _candidates(
         guard = "an earlier stage failed (validation, rendering or apply): nothing is pruned on a failed run"
     elif not desired and not options.allow_empty:
         guard = "the repo renders nothing: pruning everything needs --allow-empty"
-    elif len(candidates) > options.max_prune:
-        guard = f"{len(candidates)} objects would be pruned, more than --max-prune {options.max_prune}"
     if guard:
+        return keep + [Change(Action.BLOCKED, r, reason=f"prune guard: {guard}") for r in candidates]
+    # One team's namespace with too much to prune is held back alone; the total is judged over the rest.
+    keep += _crowded(candidates, options.max_prune_per_namespace)
+    candidates = [r for r in candidates if r not in {c.ref for c in keep}]
+    if len(candidates) > options.max_prune:
+        guard = f"{len(candidates)} objects would be pruned, more than --max-prune {options.max_prune}"
         return keep + [Change(Action.BLOCKED, r, reason=f"prune guard: {guard}") for r in candidates]
     gone_owners = {r for r in candidates if r.kind in CUSTOM_KINDS}
     out = list(keep)
@@ -100,6 +104,20 @@ def _candidates(
             if reason
             else Change(Action.PRUNED, ref)
         )
+    return out
+
+
+def _crowded(candidates: Sequence[ObjRef], limit: int) -> list[Change]:
+    """Blocked changes for every namespace with more than ``limit`` objects to prune (cluster-scoped: "")."""
+    per: dict[str, list[ObjRef]] = {}
+    for ref in candidates:
+        per.setdefault(ref.namespace, []).append(ref)
+    out: list[Change] = []
+    for namespace, refs in per.items():
+        if len(refs) > limit:
+            where = f"namespace {namespace}" if namespace else "cluster-scoped objects"
+            guard = f"{len(refs)} objects of {where} would be pruned, more than --max-prune-per-namespace {limit}"
+            out += [Change(Action.BLOCKED, r, reason=f"prune guard: {guard}") for r in refs]
     return out
 
 
@@ -115,7 +133,11 @@ def _annotation(obj: dict[str, Any]) -> str | None:
 def _keep_reason(ref: ObjRef, obj: dict[str, Any], gone_owners: set[ObjRef]) -> str:
     if ref.kind == "PersistentVolumeClaim":
         named = owners(ref.namespace, obj)
-        if not named or not any(o in gone_owners for o in named):
+        others = [o for o in named if o not in gone_owners]
+        if named and others and len(others) < len(named):
+            # A second owner (another NIMCache, another tool) still claims it: a model cache in use stays.
+            return f"still owned by {', '.join(map(str, others))}: kept"
+        if not named or others:
             # A changed render never deletes a model cache of hundreds of GB, and it is no reason to fail runs.
             return f"{ORPHANED}; delete it with: kubectl delete pvc -n {ref.namespace} {ref.name}"
     # A running Job of a NIMCache that left git is deleted first (its pods with it): it must not go on writing
