@@ -9,13 +9,14 @@ Contract:
   and returns the checkout in the cache. A missing, half-written or corrupt cache is cloned afresh.
 - ``snapshot(root, rev, prefix, dest)`` writes the files under ``prefix`` at ``rev`` into ``dest`` (the base of a
   pull-request check) with ``ls-tree`` and one ``cat-file --batch``, without touching the work tree.
-- Credentials arrive as values and reach git through its environment only (never its command line); every
-  message leaving this module has the URL's user-info removed and the token masked. Errors are ``SourceError``.
+- Credentials arrive as values and reach git through its environment only (never its command line): the token
+  through a credential helper bound to the repo's https origin, so a redirect to another host or to http:// gets
+  nothing; the user's ``GIT_CONFIG_*`` entries are kept. Every message leaving this module is redacted, and
+  keeps git's own account of the failure. Errors are ``SourceError``.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
@@ -28,6 +29,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from reconciler.errors import ReconcilerError, UsageError
+from reconciler.redaction import redact as redact_text
 
 SHA = re.compile(r"[0-9a-f]{40}")
 MARKER = "nim-reconciler.json"  # inside .git/: written last, so its absence means a half-written cache
@@ -76,14 +78,9 @@ def is_url(text: str) -> bool:
 
 
 def redact(url: str) -> str:
-    """The URL without any user-info secret (``https://user:token@host/x`` → ``https://***@host/x``)."""
-    if "://" not in url:
-        return url  # scp-like ssh (git@host:path): the user name is not a secret
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"***@{host}"))
+    """The URL without secrets: user-info (``https://user:token@host/x`` → ``https://***@host/x``) and the
+    values of its query string."""
+    return redact_text(url)
 
 
 # --- local checkouts ---------------------------------------------------------------------------------------------
@@ -210,21 +207,46 @@ def _healthy(where: Path) -> str | None:
     return str(recorded)
 
 
+# git asks a credential helper only after a 401, for the protocol, host and port of the request: bound to the
+# repo's https origin, the token is never given to another host, port or to http:// after a redirect. The
+# values travel in the environment (not the command line); the helper answers "get" only.
+_HELPER = (
+    '!f() { test "$1" = get && printf "username=%s\\npassword=%s\\n" '
+    '"$NIM_RECONCILER_GIT_USERNAME" "$NIM_RECONCILER_GIT_TOKEN"; }; f'
+)
+
+
 def git_env(url: str, credentials: Credentials, cache_dir: Path) -> dict[str, str]:
-    """git's environment: never prompt; the token as an HTTP header (https only), ssh with strict host keys."""
+    """git's environment: never prompt; the token through a credential helper bound to the repo's https origin
+    (scheme, host and port); the user's own ``GIT_CONFIG_*`` entries kept, ours after them; ssh with strict
+    host keys."""
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "SSH_ASKPASS": ""}
     scheme = urlsplit(url).scheme if "://" in url else "ssh"
     if scheme == "https" and credentials.token:
-        basic = base64.b64encode(f"{credentials.username}:{credentials.token}".encode()).decode()
-        # GIT_CONFIG_* (git ≥ 2.31) keeps the header out of the process list, unlike `git -c`.
-        env |= {
-            "GIT_CONFIG_COUNT": "1",
-            "GIT_CONFIG_KEY_0": "http.extraHeader",
-            "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
-        }
+        origin = _origin(url)
+        # "" first: git resets the helper list for this origin, so no helper of the user's stores our token
+        _config(env, [(f"credential.{origin}.helper", ""), (f"credential.{origin}.helper", _HELPER)])
+        env |= {"NIM_RECONCILER_GIT_USERNAME": credentials.username, "NIM_RECONCILER_GIT_TOKEN": credentials.token}
     if scheme in ("ssh", "git"):
         env["GIT_SSH_COMMAND"] = _ssh_command(credentials, cache_dir)
     return env
+
+
+def _origin(url: str) -> str:
+    """``https://host[:port]`` of a URL, without user-info."""
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return f"{parts.scheme}://{host}"
+
+
+def _config(env: dict[str, str], entries: list[tuple[str, str]]) -> None:
+    """Append ``entries`` to the ``GIT_CONFIG_COUNT`` / ``GIT_CONFIG_KEY_n`` list already in ``env``."""
+    given = env.get("GIT_CONFIG_COUNT", "0")
+    count = int(given) if given.isdigit() else 0
+    for key, value in entries:
+        env[f"GIT_CONFIG_KEY_{count}"], env[f"GIT_CONFIG_VALUE_{count}"] = key, value
+        count += 1
+    env["GIT_CONFIG_COUNT"] = str(count)
 
 
 def _ssh_command(credentials: Credentials, cache_dir: Path) -> str:
@@ -234,7 +256,11 @@ def _ssh_command(credentials: Credentials, cache_dir: Path) -> str:
             "unchecked"
         )
     known = Path(credentials.known_hosts)
-    if "\n" in credentials.known_hosts or " " in credentials.known_hosts or not known.is_file():
+    lines = "\n" in credentials.known_hosts or " " in credentials.known_hosts
+    if not lines and not known.is_file():  # a path (no key in it): it must exist, or nothing would be checked
+        message = f"GIT_KNOWN_HOSTS {credentials.known_hosts}: no such file (give a file or the known_hosts lines)"
+        raise UsageError(message)
+    if lines:
         cache_dir.mkdir(parents=True, exist_ok=True)
         known = cache_dir / "known_hosts"
         known.write_text(credentials.known_hosts.strip() + "\n")
@@ -313,10 +339,29 @@ def _run(args: list[str], *, check: bool) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, capture_output=True, text=True, check=check, timeout=60)
 
 
+_CAUSES = [  # git's and ssh's words → what they mean for the user (the first that matches names the cause)
+    (r"REMOTE HOST IDENTIFICATION HAS CHANGED", "the ssh host key changed: it is not the one in GIT_KNOWN_HOSTS"),
+    (r"No \S+ host key is known|Host key verification failed", "unknown ssh host: its key is not in GIT_KNOWN_HOSTS"),
+    (r"UNPROTECTED PRIVATE KEY FILE", "the ssh key file can be read by others: chmod 600 it"),
+    (r"Identity file .* not accessible|no such identity", "the ssh key file (GIT_SSH_KEY_FILE) is missing"),
+    (r"Permission denied \(publickey", "the ssh key was refused"),
+    (
+        r"Authentication failed|Access denied|returned error: 40[13]|could not read Username|terminal prompts disabled",
+        "authentication failed: the token (GIT_TOKEN) is missing, wrong, or may not read this repo",
+    ),
+    (r"Could not resolve host", "the host name does not resolve"),
+    (r"SSL certificate problem|server certificate verification failed", "the server's TLS certificate is not trusted"),
+]
+_MAX_STDERR = 2000
+
+
 def _scrub(text: str, secrets: list[str]) -> str:
-    """git's message without secrets: user-info in URLs and the token itself, whatever git printed."""
-    text = re.sub(r"(\w+://)[^/@\s]+@", r"\1***@", text or "")
+    """git's message, whole but bounded, without secrets, led by its cause when it is a known one."""
+    text = redact_text(text or "")
     for secret in secrets:
         text = text.replace(secret, "***")
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return "; ".join(lines[-3:]) or "no message"
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip() and set(line.strip()) != {"@"}]
+    detail = "; ".join(lines) or "no message"
+    detail = detail if len(detail) <= _MAX_STDERR else detail[:_MAX_STDERR] + "…"
+    cause = next((meaning for pattern, meaning in _CAUSES if re.search(pattern, text)), None)
+    return f"{cause} ({detail})" if cause else detail
