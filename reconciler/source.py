@@ -29,6 +29,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from reconciler.errors import ReconcilerError, UsageError
+from reconciler.git_messages import scrub
 from reconciler.redaction import redact as redact_text
 
 SHA = re.compile(r"[0-9a-f]{40}")
@@ -182,7 +183,7 @@ def _fetch(
         repo.git.checkout("--force", "--detach", revision)
         repo.git.clean("-ffdxq")
     except git.GitCommandError as exc:
-        raise SourceError(f"{redact(spec.url)}: fetch of {spec.ref} failed: {_scrub(exc.stderr, secrets)}") from exc
+        raise SourceError(f"{redact(spec.url)}: fetch of {spec.ref} failed: {scrub(exc.stderr, secrets)}") from exc
     finally:
         repo.close()
     marker = where / ".git" / MARKER
@@ -326,7 +327,7 @@ def _git(args: list[str], env: dict[str, str], secrets: list[str], timeout: floa
     except subprocess.TimeoutExpired as exc:
         raise SourceError(f"{redact(url)}: git {_verb(args)} timed out after {timeout:g} s") from exc
     if done.returncode != 0:
-        raise SourceError(f"{redact(url)}: git {_verb(args)} failed: {_scrub(done.stderr, secrets)}")
+        raise SourceError(f"{redact(url)}: git {_verb(args)} failed: {scrub(done.stderr, secrets)}")
     return done.stdout
 
 
@@ -337,31 +338,3 @@ def _verb(args: list[str]) -> str:
 
 def _run(args: list[str], *, check: bool) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, capture_output=True, text=True, check=check, timeout=60)
-
-
-_CAUSES = [  # git's and ssh's words → what they mean for the user (the first that matches names the cause)
-    (r"REMOTE HOST IDENTIFICATION HAS CHANGED", "the ssh host key changed: it is not the one in GIT_KNOWN_HOSTS"),
-    (r"No \S+ host key is known|Host key verification failed", "unknown ssh host: its key is not in GIT_KNOWN_HOSTS"),
-    (r"UNPROTECTED PRIVATE KEY FILE", "the ssh key file can be read by others: chmod 600 it"),
-    (r"Identity file .* not accessible|no such identity", "the ssh key file (GIT_SSH_KEY_FILE) is missing"),
-    (r"Permission denied \(publickey", "the ssh key was refused"),
-    (
-        r"Authentication failed|Access denied|returned error: 40[13]|could not read Username|terminal prompts disabled",
-        "authentication failed: the token (GIT_TOKEN) is missing, wrong, or may not read this repo",
-    ),
-    (r"Could not resolve host", "the host name does not resolve"),
-    (r"SSL certificate problem|server certificate verification failed", "the server's TLS certificate is not trusted"),
-]
-_MAX_STDERR = 2000
-
-
-def _scrub(text: str, secrets: list[str]) -> str:
-    """git's message, whole but bounded, without secrets, led by its cause when it is a known one."""
-    text = redact_text(text or "")
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip() and set(line.strip()) != {"@"}]
-    detail = "; ".join(lines) or "no message"
-    detail = detail if len(detail) <= _MAX_STDERR else detail[:_MAX_STDERR] + "…"
-    cause = next((meaning for pattern, meaning in _CAUSES if re.search(pattern, text)), None)
-    return f"{cause} ({detail})" if cause else detail
