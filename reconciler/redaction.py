@@ -2,10 +2,11 @@
 labels (pure, apart from the registry of this process's secrets).
 
 Contract: ``redact(text)`` removes what must never be shown, whatever it came from (git, an API error body, an
-exception, a URL a user typed): user-info in URLs (``https://user:token@host`` → ``https://***@host``), the values
-of a URL's query string (``?token=…`` → ``?token=***``), ``Authorization``-style credentials (``Bearer …``,
-``Basic …``, ``token=…``), and every secret ``register``-ed (GIT_TOKEN, a kubeconfig's bearer token), wherever it
-appears. Idempotent; a text without any of these is returned as it is.
+exception, a URL a user typed): user-info in URLs (``https://user:token@host`` → ``https://***@host``; an ssh
+user name alone is kept), the values of a URL's query string (``?token=…`` → ``?token=***``),
+``Authorization``-style credentials (``Bearer …``, ``Basic …``, ``token=…``), and every secret ``register``-ed
+(GIT_TOKEN, a kubeconfig's bearer token), wherever it appears. Idempotent; a text without any of these is
+returned as it is.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import re
 
 _SECRETS: set[str] = set()
 _MIN_SECRET = 6  # shorter "secrets" would mask ordinary words in every message
-_USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
+_USERINFO = re.compile(r"(\b([a-z][a-z0-9+.-]*)://)([^/@\s]+)@", re.IGNORECASE)
 _QUERY = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s?#]*\?)([^\s#\"'<>]+)", re.IGNORECASE)
 _PAIR = re.compile(r"([^&=;]+)=([^&;]*)")
 # "Bearer <x>" / "Basic <x>" as HTTP writes them; "token=<x>", "password: <x>" as configs and messages do; a
@@ -24,6 +25,14 @@ _CREDENTIAL = re.compile(
     r"|\b((?:token|password|passwd|secret)\s*[=:]\s*)(?!\*\*\*)(?=[A-Za-z]*[^A-Za-z\s])[^\s,;&\"']{6,}",
     re.IGNORECASE,
 )
+
+
+def _userinfo(match: re.Match[str]) -> str:
+    # an ssh user name (git@) is an account, not a secret, and users need it to see which one was tried;
+    # anything with a password, and every https user-info (a token is often given as the user), is masked
+    scheme, info = match.group(2).lower(), match.group(3)
+    keep = scheme in ("ssh", "git+ssh", "ssh+git") and ":" not in info
+    return f"{match.group(1)}{info if keep else '***'}@"
 
 
 def register(secret: str | None) -> None:
@@ -40,6 +49,6 @@ def redact(text: str) -> str:
         if secret in text:
             text = text.replace(secret, "***")
     if "://" in text:
-        text = _USERINFO.sub(r"\1***@", text)
+        text = _USERINFO.sub(_userinfo, text)
         text = _QUERY.sub(lambda m: m.group(1) + _PAIR.sub(r"\1=***", m.group(2)), text)
     return _CREDENTIAL.sub(lambda m: (m.group(1) or m.group(2)) + "***", text)

@@ -3,6 +3,7 @@ and the steps of a run against the API test server (each what a user or a contro
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from .apiserver import ApiServer
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 SAMPLES = SHARED / "reference" / "nvidia-samples"
+OUR_COMMAND = re.compile(r"^::(error|warning) (file=|title=)")  # the only workflow commands we write
 DEMO_NAMESPACES = ("nim-service", "nemoguard", "nim-init-demo")  # what the example repo's manifests use
 
 
@@ -91,3 +93,9 @@ def edit(repo: Path, name: str, change: Any) -> None:
     docs = list(yaml.safe_load_all(path.read_text()))
     change(docs)
     path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+
+
+def injected(output: str) -> list[str]:
+    """Output lines a GitHub runner would run as a command we did not write, or raw control characters."""
+    bad = [line for line in output.splitlines() if line.lstrip().startswith("::") and not OUR_COMMAND.match(line)]
+    return bad + [line for line in output.splitlines() if re.search("[\x00-\x08\x0b-\x1f\x7f\u202e]", line)]

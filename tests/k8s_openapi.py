@@ -128,10 +128,25 @@ CRD_SCHEMAS: dict[str, dict[str, Any]] = {
 }
 
 
+_BASE = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema" / f"v{VERSION}-local-strict"
+
+
+@cache
+def _definitions() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((_BASE / "_definitions.json").read_text())
+    return loaded
+
+
+@cache
+def _kind_schema(kind: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((_BASE / FILES[kind]).read_text())
+    return loaded
+
+
 @cache
 def _validators() -> dict[str, Any]:
-    base = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema" / f"v{VERSION}-local-strict"
-    definitions = json.loads((base / "_definitions.json").read_text())
+    base = _BASE
+    definitions = _definitions()
     registry = jsonschema_rs.Registry([("https://kubernetes.io/api/_definitions.json", definitions)])
     out = {
         kind: jsonschema_rs.validator_for(json.loads((base / f).read_text()), registry=registry)
@@ -146,4 +161,45 @@ def errors(body: dict[str, Any]) -> list[str]:
     if body["kind"] in CUSTOM_KINDS:
         return []
     validator = _validators()[body["kind"]]
-    return [f"{'.'.join(map(str, e.instance_path))}: {e.message}" for e in validator.iter_errors(body)]
+    found = [f"{'.'.join(map(str, e.instance_path))}: {e.message}" for e in validator.iter_errors(body)]
+    if body["kind"] in FILES:  # Go's decoder refuses 2.0 for an int32 (JSON Schema calls it an integer)
+        found += [
+            f"{'.'.join(map(str, p))}: json: cannot unmarshal number {v!r} into an integer"
+            for p, v in _floats(body)
+            if _wants_integer(body["kind"], p)
+        ]
+    return found
+
+
+def _floats(value: Any, path: tuple[str | int, ...] = ()) -> list[tuple[tuple[str | int, ...], float]]:
+    if isinstance(value, dict):
+        return [f for k, v in value.items() for f in _floats(v, (*path, k))]
+    if isinstance(value, list):
+        return [f for i, v in enumerate(value) for f in _floats(v, (*path, i))]
+    return [(path, value)] if isinstance(value, float) else []
+
+
+def _wants_integer(kind: str, path: tuple[str | int, ...]) -> bool:
+    nodes: list[Any] = [_kind_schema(kind)]
+    for part in path:
+        nodes = [
+            n.get("items")
+            if isinstance(part, int)
+            else (n.get("properties") or {}).get(part, n.get("additionalProperties"))
+            for n in _resolved(nodes)
+        ]
+    types = [n.get("type") for n in _resolved(nodes)]
+    return any(t == "integer" or (isinstance(t, list) and "integer" in t) for t in types)
+
+
+def _resolved(nodes: list[Any]) -> list[dict[str, Any]]:
+    out, todo = [], list(nodes)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, dict):
+            out.append(node)
+            ref = node.get("$ref", "")
+            if "#/$defs/" in ref:
+                todo.append(_definitions()["$defs"].get(ref.split("#/$defs/")[1]))
+            todo.extend(node.get("oneOf", []) + node.get("anyOf", []) + node.get("allOf", []))
+    return out

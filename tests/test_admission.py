@@ -156,6 +156,21 @@ CASES: list[tuple[str, str, Callable[[dict[str, Any]], None], tuple[Any, ...], s
     ),
     ("Deployment", "replicas a string", _set(("spec", "replicas"), "many"), ("spec", "replicas"), "not of type"),
     ("Deployment", "unknown field", _set(("spec", "bogusField"), 1), ("spec", "bogusField"), "not declared"),
+    ("Deployment", "replicas 2.0", _set(("spec", "replicas"), 2.0), ("spec", "replicas"), "must be an integer"),
+    (
+        "Deployment",
+        "container port 8000.0",
+        _set((*C0, "ports", 0, "containerPort"), 8000.0),
+        (*C0, "ports", 0, "containerPort"),
+        "must be an integer",
+    ),
+    (
+        "Service",
+        "target port 8000.0 (int-or-string)",
+        _set(("spec", "ports", 0, "targetPort"), 8000.0),
+        ("spec", "ports", 0, "targetPort"),
+        "must be an integer",
+    ),
     ("Job", "restart Always", _set((*POD, "restartPolicy"), "Always"), (*POD, "restartPolicy"), "Unsupported"),
     (
         "Service",
@@ -337,6 +352,7 @@ def test_a_manifest_value_the_cluster_would_refuse_names_the_manifest_line_and_n
     [
         ('  replicas: "many"', "spec.replicas: Invalid value"),
         ("  bogusField: 1", "spec.bogusField: Forbidden: field not declared in schema"),
+        ("  replicas: 2.0", "spec.replicas: Invalid value: 2.0: must be an integer"),
     ],
 )
 def test_a_template_override_the_cluster_would_refuse_names_the_template_line(

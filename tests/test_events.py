@@ -94,6 +94,22 @@ def test_a_failed_apply_is_a_reconcile_failed_event_on_its_custom_resource(
     assert failed and failed[0]["involvedObject"]["name"] == "content-safety-cache"
 
 
+def test_a_server_message_echoing_the_token_reaches_no_output_event_or_status(
+    api: ApiServer, nemoguard_repo: Path
+) -> None:
+    token = "planted-bearer-9c3e7a"
+    api.kubeconfig.write_text(api.kubeconfig.read_text().replace("test-token", token))
+    echo = "denied for {authorization}: see https://admin:hunter2x@proxy.example/x?sig=abc123"
+    api.faults.add(Fault(method="PATCH", path="/jobs/", status=422, message=echo, times=1))
+    code, out = reconcile(api, nemoguard_repo)
+    assert code == 2 and "denied for Bearer ***" in out, out
+    cache = api.store.objects[("nimcaches", "nemoguard", "content-safety-cache")]
+    written = [out, yaml.safe_dump(recorded(api)), yaml.safe_dump(cache.get("status"))]
+    assert "ReconcileFailed" in written[1] and "denied for" in written[1] + written[2]
+    for text in written:
+        assert token not in text and "hunter2x" not in text and "abc123" not in text, text
+
+
 def test_a_prune_guard_is_a_prune_blocked_event(api: ApiServer, nemoguard_repo: Path) -> None:
     reconcile(api, nemoguard_repo)
     path = next(nemoguard_repo.rglob("content-safety.yaml"))

@@ -123,8 +123,12 @@ def https(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Servers]:
     server.socket = context.wrap_socket(server.socket, server_side=True)
     _serve(elsewhere)
     _serve(server)
-    # the user's own git configuration, in the environment: our entries must come after it, not replace it
-    monkeypatch.setenv("GIT_SSL_CAINFO", str(cert))
+    # the user's own git configuration, in the environment: our entries must come after it, not replace it.
+    # GIT_SSL_CAINFO (set on some machines) would win over any config, so it goes: the config must do the work.
+    monkeypatch.delenv("GIT_SSL_CAINFO", raising=False)
+    monkeypatch.setenv("GIT_CONFIG_COUNT", "1")
+    monkeypatch.setenv("GIT_CONFIG_KEY_0", "http.sslCAInfo")
+    monkeypatch.setenv("GIT_CONFIG_VALUE_0", str(cert))
     base = f"https://127.0.0.1:{server.server_port}"
     yield Servers(f"{base}/{remote.bare.name}", f"{base}/moved.git", cert)
     server.shutdown()
@@ -154,3 +158,12 @@ def test_a_redirect_to_another_origin_over_http_gets_no_token(https: Servers, tm
     assert _Elsewhere.seen, "git did not follow the redirect: the test proves nothing"
     leaked = [h for h in _Elsewhere.seen if h and TOKEN in base64.b64decode(h.split()[-1] + "==").decode()]
     assert leaked == [] and TOKEN not in str(caught.value)
+
+
+def test_without_the_users_ca_bundle_the_server_is_not_trusted(
+    https: Servers, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the bundle above is what made git trust the server: our own entries did not replace it
+    monkeypatch.delenv("GIT_CONFIG_COUNT")
+    with pytest.raises(SourceError, match="TLS certificate is not trusted"):
+        source.remote(RemoteSpec(https.url, "main", 30), tmp_path / "cache", Credentials(token=TOKEN))

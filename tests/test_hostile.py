@@ -24,24 +24,17 @@ from reconciler.cli.main import main
 from reconciler.errors import printable
 from reconciler.redaction import redact, register
 
-from .helpers import REPO, write_kubeconfig
+from .helpers import REPO, injected, write_kubeconfig
 from .manifests import NIMCACHE, NIMSERVICE, dump, variant
 
 SECRET = "TOPSECRET-4c1d9e"  # planted outside the repo: must never be printed
 HOSTILE = ["\n::error title=pwn::owned", "\x1b[31mred", "%0A::add-mask::x", "\x00nul", "\u202eevil"]
-OUR_COMMAND = re.compile(r"^::(error|warning) (file=|title=)")  # the only workflow commands we write
 
 
 def cli(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(main, list(args))
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     return result.exit_code, result.output
-
-
-def injected(output: str) -> list[str]:
-    """Output lines a GitHub runner would run as a command we did not write, or raw control characters."""
-    bad = [line for line in output.splitlines() if line.lstrip().startswith("::") and not OUR_COMMAND.match(line)]
-    return bad + [line for line in output.splitlines() if re.search("[\x00-\x08\x0b-\x1f\x7f\u202e]", line)]
 
 
 @pytest.mark.parametrize(
@@ -71,6 +64,10 @@ def test_printable_shows_every_control_character_escaped(text: str, shown: str) 
         ("password: hunter2!", "password: ***"),
         ("Bearer authentication required", "Bearer authentication required"),
         ("no secret here", "no secret here"),
+        ("ssh://git@github.com/org/x.git", "ssh://git@github.com/org/x.git"),
+        ("ssh://git:pw123@h/x.git", "ssh://***@h/x.git"),
+        ("git+ssh://tok3n-as-user@h/x", "git+ssh://tok3n-as-user@h/x"),
+        ("https://tok3n-as-user@h/x", "https://***@h/x"),
     ],
 )
 def test_redact_removes_credentials_whatever_their_source(text: str, shown: str) -> None:

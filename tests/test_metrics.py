@@ -17,6 +17,7 @@ from reconciler.cli import metrics
 from reconciler.cli.main import main
 from reconciler.options import Mode
 from reconciler.plan.changes import Action
+from reconciler.redaction import register
 from reconciler.report import logs
 from reconciler.report.model import Check, Entry, RunReport
 
@@ -58,6 +59,13 @@ def test_counters_carry_over_from_the_previous_file_and_a_failure_keeps_the_last
 def test_label_values_are_escaped() -> None:
     odd = metrics.Sample('a"b\\c', "success", 0, {}, {}, 0)
     assert 'cluster="a\\"b\\\\c"' in metrics.exposition(odd, metrics.Totals())
+
+
+def test_label_values_pass_the_redaction_step() -> None:
+    register("planted-metrics-tok3n")
+    leaky = metrics.Sample("team-planted-metrics-tok3n", "success", 0, {"created": 1}, {"fetch": 1}, 0)
+    text = metrics.exposition(leaky, metrics.add(metrics.Totals(), leaky))
+    assert "planted-metrics-tok3n" not in text and 'cluster="team-***"' in text
 
 
 class _Gateway(http.server.BaseHTTPRequestHandler):

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.errors import ReconcilerError
-from reconciler.source import redact
+from reconciler.redaction import redact
 
 PREFIX = "nim_reconciler"
 RESULTS = ("success", "failure", "blocked", "skipped", "interrupted")
@@ -55,7 +55,8 @@ def add(totals: Totals, sample: Sample) -> Totals:
 
 
 def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    """A label value as the text format writes it, through the one redaction step (labels are output too)."""
+    return redact(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def exposition(sample: Sample, totals: Totals) -> str:
@@ -121,7 +122,7 @@ def push(url: str, cluster: str, text: str, timeout: float = 10.0) -> None:
     """PUT the metrics to a Pushgateway under ``job=nim-reconciler, cluster=<cluster>`` (replacing that group)."""
     if urllib.parse.urlsplit(url).scheme not in ("http", "https") or not urllib.parse.urlsplit(url).netloc:
         raise ReconcilerError(f"--pushgateway {redact(url)}: not an http:// or https:// URL")
-    target = f"{url.rstrip('/')}/metrics/job/nim-reconciler/cluster/{urllib.parse.quote(cluster, safe='')}"
+    target = f"{url.rstrip('/')}/metrics/job/nim-reconciler/cluster/{urllib.parse.quote(redact(cluster), safe='')}"
     request = urllib.request.Request(
         target, data=text.encode(), method="PUT", headers={"Content-Type": "text/plain; version=0.0.4"}
     )

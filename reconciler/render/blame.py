@@ -59,7 +59,8 @@ def _written_by(override: tuple[Path, str], key: str | None, value: Any) -> int:
         text = path.read_text(encoding="utf-8")
     except OSError:
         return 0
-    needles = [f"{key}:" for key in [key] if key] + ([value] if isinstance(value, str) and value else [])
+    written = [f"{key}: {value}"] if key and isinstance(value, (int, float)) and not isinstance(value, bool) else []
+    needles = [*written, *(f"{key}:" for key in [key] if key), *([value] if isinstance(value, str) and value else [])]
     for needle in needles:
         if needle in text and needle not in shipped:
             return text[: text.index(needle)].count("\n") + 1

@@ -46,8 +46,9 @@ def _validator(kind: str) -> Any:
     return jsonschema_rs.validator_for({"$ref": _BASE + _FILE + pointer}, registry=_registry())
 
 
-def schema_violations(body: dict[str, Any]) -> list[Violation]:
-    """Every field of a rendered object its schema refuses (pure but for reading the schema once)."""
+def schema_violations(body: dict[str, Any], floats: bool = True) -> list[Violation]:
+    """Every field of a rendered object its schema refuses (pure but for reading the schema once). ``floats=False``
+    skips looking for ``2.0`` in integer fields, for a caller that knows no float can be in ``body``."""
     kind = body.get("kind", "")
     if kind in CUSTOM_KINDS:
         validator = nim_schema.fast_validator(kind)
@@ -55,9 +56,92 @@ def schema_violations(body: dict[str, Any]) -> list[Violation]:
         validator = _validator(kind)
     else:
         return []
-    if validator.is_valid(body):
+    found = [] if validator.is_valid(body) else [v for e in validator.iter_errors(body) for v in _violations(e)]
+    return found + _integral_floats(kind, body) if floats and has_float(body) else found
+
+
+def has_float(value: Any) -> bool:
+    """Whether any float is in ``value`` (no paths kept: the common answer is no, and it must be cheap)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is dict:
+            stack.extend(item.values())
+        elif kind is list:
+            stack.extend(item)
+        elif kind is float:
+            return True
+    return False
+
+
+def _integral_floats(kind: str, body: dict[str, Any]) -> list[Violation]:
+    """``replicas: 2.0`` from a template: JSON Schema calls 2.0 an integer, kube-apiserver's decoders refuse it
+    for int32/int64 (and IntOrString) fields. Our own kinds were checked as manifests already."""
+    if kind in CUSTOM_KINDS:
         return []
-    return [v for e in validator.iter_errors(body) for v in _violations(e)]
+    message = "must be an integer (Kubernetes refuses a number with a decimal point here)"
+    return [
+        Violation(path, f"Invalid value: {value!r}: {message}")
+        for path, value in _floats(body)
+        if "integer" in _types_at(kind, tuple(p if isinstance(p, str) else 0 for p in path))
+    ]
+
+
+def _floats(body: Any) -> list[tuple[tuple[str | int, ...], float]]:
+    """Every float in ``body`` with its path (an explicit stack: rendered objects hold a few hundred nodes)."""
+    Path = tuple[str | int, ...]
+    out: list[tuple[Path, float]] = []
+    todo: list[tuple[Path, Any]] = [((), body)]
+    while todo:
+        path, value = todo.pop()
+        if isinstance(value, dict):
+            todo.extend(reversed([((*path, k), v) for k, v in value.items()]))  # in document order
+        elif isinstance(value, list):
+            todo.extend(reversed([((*path, i), v) for i, v in enumerate(value)]))
+        elif isinstance(value, float):
+            out.append((path, value))
+    return out
+
+
+@cache
+def _types_at(kind: str, path: tuple[str | int, ...]) -> frozenset[str]:
+    """The JSON types Kubernetes' schema of ``kind`` allows at ``path`` (list indexes as 0); empty when unknown."""
+    nodes = [_objects()["x-kinds"][kind]]
+    for part in path:
+        nodes = [child for node in _expand(nodes) for child in [_child(node, part)] if child is not None]
+    types: set[str] = set()
+    for node in _expand(nodes):
+        kinds = node.get("type")
+        types.update([kinds] if isinstance(kinds, str) else kinds or [])
+    return frozenset(types)
+
+
+def _expand(nodes: list[Any]) -> list[dict[str, Any]]:
+    """Schema nodes with ``$ref`` (a pointer, or ``#/$defs/…``) followed and ``oneOf`` / ``anyOf`` / ``allOf``
+    branches included."""
+    out, todo = [], list(nodes)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, str):  # a pointer into our file
+            node = {"$ref": node}
+        if not isinstance(node, dict):
+            continue
+        out.append(node)
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            todo.append(_objects()["$defs"].get(ref.removeprefix("#/$defs/")))
+        for branch in ("oneOf", "anyOf", "allOf"):
+            todo.extend(node.get(branch) or [])
+    return out
+
+
+def _child(node: dict[str, Any], part: str | int) -> Any:
+    if isinstance(part, int):
+        return node.get("items")
+    properties = node.get("properties") or {}
+    extra = node.get("additionalProperties")
+    return properties.get(part, extra if isinstance(extra, dict) else None)
 
 
 def _violations(error: Any) -> list[Violation]:

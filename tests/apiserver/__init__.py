@@ -44,6 +44,7 @@ class Fault:
     drop: bool = False
     lost: bool = False
     times: int = 1
+    message: str = "injected fault"  # "{authorization}" is replaced by the request's header, as a careless proxy does
 
     def matches(self, method: str, path: str) -> bool:
         return self.times > 0 and method.startswith(self.method) and re.search(self.path, path) is not None
@@ -337,9 +338,8 @@ def _handler(api: ApiServer) -> type[BaseHTTPRequestHandler]:
                 self.connection.shutdown(2)
                 return
             if fault is not None and fault.status:
-                error = ApiError(
-                    fault.status, "InternalError" if fault.status >= 500 else "TooManyRequests", "injected fault"
-                )
+                message = fault.message.replace("{authorization}", self.headers.get("Authorization", ""))
+                error = ApiError(fault.status, "InternalError" if fault.status >= 500 else "TooManyRequests", message)
                 code, payload, extra = fault.status, error.status(), {}
                 if fault.retry_after is not None:
                     extra["Retry-After"] = str(fault.retry_after)
