@@ -156,6 +156,27 @@ CASES: list[tuple[str, str, Callable[[dict[str, Any]], None], tuple[Any, ...], s
     ),
     ("Deployment", "replicas a string", _set(("spec", "replicas"), "many"), ("spec", "replicas"), "not of type"),
     ("Deployment", "unknown field", _set(("spec", "bogusField"), 1), ("spec", "bogusField"), "not declared"),
+    (
+        "Deployment",
+        "two ports of one number",
+        lambda b: b["spec"]["template"]["spec"]["containers"][0]["ports"].append({"name": "b", "containerPort": 8000}),
+        (*C0, "ports", 1),
+        "Duplicate value: 8000",
+    ),
+    (
+        "Service",
+        "two service ports of one number",
+        lambda b: b["spec"]["ports"].append({**b["spec"]["ports"][0], "name": "other"}),
+        ("spec", "ports", 1),
+        "Duplicate value",
+    ),
+    (
+        "Deployment",
+        "one pull secret twice",
+        _set((*POD, "imagePullSecrets"), [{"name": "ngc-secret"}, {"name": "ngc-secret"}]),
+        (*POD, "imagePullSecrets", 1),
+        "Duplicate value",
+    ),
     ("Deployment", "replicas 2.0", _set(("spec", "replicas"), 2.0), ("spec", "replicas"), "must be an integer"),
     (
         "Deployment",

@@ -179,6 +179,11 @@ def test_click_usage_errors_are_escaped_too(repo: Path) -> None:
         ({"spec.userID": "OCTAL"}, "spec.userID", "0755 is read by YAML 1.1 as 493"),
         ({"spec.groupID": "SEXAGESIMAL"}, "spec.groupID", "1:30 is read by YAML 1.1 as 90"),
         ({"spec.env": [{"name": "X", "value": "a"}, {"name": "X", "value": "b"}]}, "spec.env", 'Duplicate value: "X"'),
+        (
+            {"spec.expose": {"service": {"port": 8000, "metricsPort": 8000}}},
+            "spec.expose.service.metricsPort",
+            "Duplicate value: 8000 is already spec.expose.service.port",
+        ),
         ({"spec.labels": {"bad key!": "v"}}, "spec.labels.bad key!", "name part must consist"),
         ({"spec.annotations": {"ok": "v", "a/b/c": "v"}}, "spec.annotations", "a/b/c"),
     ],

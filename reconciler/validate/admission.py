@@ -122,8 +122,13 @@ def _service(spec: dict[str, Any]) -> list[Violation]:
     if not ports and kind != "ExternalName":
         out.append(required(("spec", "ports")))
     seen: set[str] = set()
+    keys: set[tuple[Any, Any]] = set()
     for i, port in enumerate(ports):
         out += _service_port(port, ("spec", "ports", i), seen, len(ports) > 1, kind)
+        key = (port.get("port"), port.get("protocol", "TCP"))
+        if key in keys:  # ValidateService: no two ports of one number and protocol (and the list-map's key)
+            out.append(duplicate(("spec", "ports", i), port.get("port")))
+        keys.add(key)
     selector = spec.get("selector")
     if not selector and kind != "ExternalName":  # our rule: a rendered Service must route to its pods
         out.append(required(("spec", "selector"), "a Service nim-reconciler renders must select its pods"))

@@ -73,6 +73,21 @@ def _service_expose(doc: Document) -> Iterator[Problem]:
         yield err(doc, (*base, "gateway", "grpcRoutesEnabled"), msg, "grpc-port")
 
 
+def _service_ports(doc: Document) -> Iterator[Problem]:
+    """port, grpcPort and metricsPort become one container's ports (a list-map keyed by port and protocol):
+    two of them on one number would be two entries of one key, which server-side apply refuses."""
+    service = get(doc.body, "spec", "expose", "service")
+    taken: dict[object, str] = {get(service, "port") or 8000: "port"}  # render's DEFAULT_PORT, the operator's
+    for key in ("grpcPort", "metricsPort"):
+        number = get(service, key)
+        if number is None or isinstance(number, bool):
+            continue
+        if number in taken:
+            msg = f"Duplicate value: {number} is already spec.expose.service.{taken[number]} (one container port each)"
+            yield err(doc, ("spec", "expose", "service", key), msg, "distinct-ports")
+        taken.setdefault(number, key)
+
+
 def _service_metrics(doc: Document) -> Iterator[Problem]:
     metrics = get(doc.body, "spec", "metrics")
     if get(metrics, "enabled") is True and not get(metrics, "serviceMonitor"):
@@ -104,6 +119,7 @@ _CHECKS: Sequence[Check] = (
     _service_storage,
     _service_scale,
     _service_expose,
+    _service_ports,
     _service_metrics,
     proxy_rules,
     _service_name,

@@ -38,6 +38,12 @@ def pod_spec(spec: Any, at: Path, restart: tuple[str, ...]) -> list[Violation]:
     for key in ("initContainers", "containers"):
         for i, container in enumerate(spec.get(key) or []):
             out += _container(container, (*at, key, i), volumes, seen, ports, init=key == "initContainers")
+    pulls: set[str] = set()
+    for i, secret in enumerate(spec.get("imagePullSecrets") or []):
+        name = secret.get("name", "") if isinstance(secret, dict) else ""
+        if name in pulls:  # a list-map keyed by name, like env: server-side apply refuses a second entry
+            out.append(duplicate((*at, "imagePullSecrets", i, "name"), name))
+        pulls.add(name)
     policy = spec.get("restartPolicy", "Always")
     if policy not in restart:
         out.append(unsupported((*at, "restartPolicy"), policy, restart))
@@ -106,11 +112,16 @@ def _container(c: Any, at: Path, volumes: set[str], seen: set[str], ports: set[s
 
 def _ports(items: list[Any], at: Path, seen: set[str]) -> list[Violation]:
     out: list[Violation] = []
+    keys: set[tuple[Any, Any]] = set()
     for i, port in enumerate(items):
         where = (*at, i)
         number = port.get("containerPort")
         if not isinstance(number, int) or not 1 <= number <= 65535:
             out.append(invalid((*where, "containerPort"), number, "must be between 1 and 65535, inclusive"))
+        key = (number, port.get("protocol", "TCP"))
+        if key in keys:  # a list-map keyed by containerPort and protocol: server-side apply refuses a second entry
+            out.append(duplicate((*where, "containerPort"), number))
+        keys.add(key)
         name = port.get("name")
         if name is not None:
             detail = names.port_name(name)

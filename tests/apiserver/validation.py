@@ -8,6 +8,7 @@ first against Kubernetes' strict OpenAPI schemas (server-side apply refuses both
 
 from __future__ import annotations
 
+import json
 import re
 from decimal import Decimal
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from reconciler.quantity import try_parse
 
 from .. import k8s_openapi
+from . import fields
 
 Causes = list[tuple[str, str]]
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -40,7 +42,7 @@ def check(obj: dict[str, Any]) -> Causes:
         schema = [_schema_cause(e) for e in k8s_openapi.errors(_without_server_fields(obj))]
         if schema:
             return schema
-    out: Causes = []
+    out: Causes = _duplicate_keys(obj, "") if kind in SCHEMA_KINDS else []
     _meta(obj.get("metadata") or {}, "metadata", out)
     spec = obj.get("spec") or {}
     if kind == "Deployment":
@@ -68,6 +70,27 @@ def check(obj: dict[str, Any]) -> Causes:
             out.append(("spec.accessModes", "Required value: at least 1 access mode is required"))
         if not ((spec.get("resources") or {}).get("requests") or {}).get("storage"):
             out.append(("spec.resources[storage]", "Required value"))
+    return out
+
+
+def _duplicate_keys(node: Any, at: str) -> Causes:
+    """Two elements of one key in any list-map (env by name, ports by number and protocol, …): structured-merge-
+    diff cannot build the object and kube-apiserver refuses the request, whatever the kind's validation says."""
+    out: Causes = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            out += _duplicate_keys(value, f"{at}.{key}" if at else key)
+    elif isinstance(node, list):
+        keys = fields.list_keys(at.rsplit(".", 1)[-1], node)
+        seen: set[str] = set()
+        for i, item in enumerate(node):
+            if keys is not None:
+                values = {k: item.get(k, "TCP" if k == "protocol" else None) for k in keys}
+                shown = ",".join(f"{k}={json.dumps(v)}" for k, v in values.items())
+                if shown in seen:
+                    out.append((f"{at}[{i}]", f"duplicate entries for key [{shown}]"))
+                seen.add(shown)
+            out += _duplicate_keys(item, f"{at}[{i}]")
     return out
 
 
@@ -156,8 +179,6 @@ def _container(c: dict[str, Any], at: str, volumes: set[str], names: set[str], p
     for i, var in enumerate(c.get("env") or []):
         if not var.get("name") or "=" in var["name"] or not var["name"].isascii() or not var["name"].isprintable():
             out.append((f"{at}.env[{i}].name", f'Invalid value: "{var.get("name")}"'))
-        elif var["name"] in env_names:  # env is a list-map keyed by name: structured-merge-diff refuses the apply
-            out.append((f"{at}.env[{i}].name", f'duplicate entries for key [name="{var["name"]}"]'))
         env_names.add(var.get("name", ""))
     paths: set[str] = set()
     for i, mount in enumerate(c.get("volumeMounts") or []):
