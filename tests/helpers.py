@@ -3,9 +3,13 @@ and the steps of a run against the API test server (each what a user or a contro
 
 from __future__ import annotations
 
+import http.server
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 from click.testing import CliRunner
@@ -99,3 +103,37 @@ def injected(output: str) -> list[str]:
     """Output lines a GitHub runner would run as a command we did not write, or raw control characters."""
     bad = [line for line in output.splitlines() if line.lstrip().startswith("::") and not OUR_COMMAND.match(line)]
     return bad + [line for line in output.splitlines() if re.search("[\x00-\x08\x0b-\x1f\x7f\u202e]", line)]
+
+
+class HostileProxy(http.server.BaseHTTPRequestHandler):
+    """An API server behind a broken proxy: every request gets ``answer`` (status, content type or "" for none,
+    body, in which ``{TOKEN}`` becomes the request's Authorization header, as a careless proxy echoes it)."""
+
+    answer: ClassVar[tuple[int, str, bytes]] = (502, "text/html", b"<html><h1>502 Bad Gateway</h1></html>")
+
+    def _answer(self) -> None:
+        status, kind, body = HostileProxy.answer
+        body = body.replace(b"{TOKEN}", self.headers.get("Authorization", "").encode())
+        self.send_response(status)
+        if kind:
+            self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def hostile_proxy() -> Iterator[int]:
+    """A ``HostileProxy`` on a free port of 127.0.0.1, for the duration: its port."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HostileProxy)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    try:
+        yield server.server_port
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -4,14 +4,12 @@ workflow command we did not write, bad input is one line and exit 2, and no secr
 
 from __future__ import annotations
 
-import http.server
 import os
 import re
 import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +22,7 @@ from reconciler.cli.main import main
 from reconciler.errors import printable
 from reconciler.redaction import redact, register
 
-from .helpers import REPO, injected, write_kubeconfig
+from .helpers import REPO, HostileProxy, hostile_proxy, injected, write_kubeconfig
 from .manifests import NIMCACHE, NIMSERVICE, dump, variant
 
 SECRET = "TOPSECRET-4c1d9e"  # planted outside the repo: must never be printed
@@ -216,52 +214,28 @@ def test_two_manifests_that_render_one_object_are_both_refused(tmp_path: Path) -
     assert "Invalid: 2" in out
 
 
-class _Hostile(http.server.BaseHTTPRequestHandler):
-    """An API server behind a broken proxy: HTML, JSON that is no object, a body cut short, a 401 echoing
-    the token."""
-
-    answer = "html"
-
-    def _answer(self) -> None:
-        status, kind, body = {
-            "html": (502, "text/html", b"<html><body><h1>502 Bad Gateway</h1></body></html>"),
-            "login": (200, "text/html", b"<html><form>Sign in</form></html>"),
-            "list": (200, "application/json", b"[1, 2, 3]"),
-            "cut": (200, "application/json", b'{"kind": "Status", "mess'),
-            "echo": (
-                401,
-                "application/json",
-                ('{"kind":"Status","message":"token ' + self.headers.get("Authorization", "") + ' refused"}').encode(),
-            ),
-        }[self.answer]
-        self.send_response(status)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
-
-    def log_message(self, *args: object) -> None:
-        pass
+ANSWERS = {
+    "html": (502, "text/html", b"<html><body><h1>502 Bad Gateway</h1></body></html>"),
+    "login": (200, "text/html", b"<html><form>Sign in</form></html>"),
+    "list": (200, "application/json", b"[1, 2, 3]"),
+    "cut": (200, "application/json", b'{"kind": "Status", "mess'),
+    "echo": (401, "application/json", b'{"kind":"Status","message":"token {TOKEN} refused"}'),
+}
 
 
 @pytest.fixture
-def proxy() -> Iterator[http.server.HTTPServer]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hostile)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    monkeypatch.setattr(HostileProxy, "answer", ANSWERS["html"])
+    with hostile_proxy() as port:
+        yield port
 
 
-@pytest.mark.parametrize("answer", ["html", "login", "list", "cut", "echo"])
+@pytest.mark.parametrize("answer", sorted(ANSWERS))
 def test_a_hostile_api_proxy_gets_one_line_and_exit_2(
-    repo: Path, tmp_path: Path, proxy: http.server.HTTPServer, answer: str, monkeypatch: pytest.MonkeyPatch
+    repo: Path, tmp_path: Path, proxy: int, answer: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_Hostile, "answer", answer)
-    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", f"http://127.0.0.1:{proxy.server_port}")
+    monkeypatch.setattr(HostileProxy, "answer", ANSWERS[answer])
+    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", f"http://127.0.0.1:{proxy}")
     text = kubeconfig.read_text().replace("token: t", f"token: {SECRET}")
     kubeconfig.write_text(text)
     code, out = cli("--repo", str(repo), "--kubeconfig", str(kubeconfig), "--retries", "1", "--request-timeout", "2s")
@@ -270,8 +244,8 @@ def test_a_hostile_api_proxy_gets_one_line_and_exit_2(
     assert [line for line in out.splitlines() if line.startswith("error: ")], out
 
 
-def test_loop_mode_outlives_a_hostile_proxy(repo: Path, tmp_path: Path, proxy: http.server.HTTPServer) -> None:
-    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", f"http://127.0.0.1:{proxy.server_port}")
+def test_loop_mode_outlives_a_hostile_proxy(repo: Path, tmp_path: Path, proxy: int) -> None:
+    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", f"http://127.0.0.1:{proxy}")
     command = [sys.executable, "-m", "reconciler", "--repo", str(repo), "--kubeconfig", str(kubeconfig)]
     command += ["--retries", "0", "--interval", "1s"]
     env = {**os.environ, "HOME": str(tmp_path)}

@@ -11,17 +11,15 @@ content type, HTML, JSON that is no object, bodies cut short, messages echoing t
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import resource
 import shutil
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 import yaml
@@ -34,7 +32,7 @@ from reconciler.documents import load_file
 from reconciler.redaction import register
 from reconciler.validate.check import validate
 
-from .helpers import REPO, injected, write_kubeconfig
+from .helpers import REPO, HostileProxy, hostile_proxy, injected, write_kubeconfig
 from .manifests import NIMCACHE, NIMSERVICE, variant
 
 SECRET = "hyp-s3cret-7f2a91"  # this process's token: registered, planted in inputs, never printed
@@ -216,34 +214,10 @@ def test_a_file_of_any_shape_costs_bounded_memory_and_time(shape: tuple[str, Any
         assert problem.startswith(str(path)) and "\n" not in problem, problem
 
 
-class _Proxy(http.server.BaseHTTPRequestHandler):
-    """Answers every request with what the current example drew."""
-
-    answer: ClassVar[tuple[int, str, bytes]] = (502, "text/html", b"")
-
-    def _answer(self) -> None:
-        status, kind, body = _Proxy.answer
-        body = body.replace(b"{TOKEN}", self.headers.get("Authorization", "").encode())
-        self.send_response(status)
-        if kind:
-            self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def proxy() -> Iterator[int]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Proxy)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-    yield server.server_port
-    server.shutdown()
-    server.server_close()
+    with hostile_proxy() as port:
+        yield port
 
 
 BODIES = st.one_of(
@@ -273,7 +247,7 @@ BODIES = st.one_of(
     BODIES,
 )
 def test_a_hostile_proxy_gets_exit_2_and_no_leak(proxy: int, status: int, kind: str, body: bytes) -> None:
-    _Proxy.answer = (status, kind, body)
+    HostileProxy.answer = (status, kind, body)
     with tempfile.TemporaryDirectory() as tmp:
         kubeconfig = write_kubeconfig(Path(tmp) / "kubeconfig", f"http://127.0.0.1:{proxy}")
         kubeconfig.write_text(kubeconfig.read_text().replace("token: t", f"token: {SECRET}"))
