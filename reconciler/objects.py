@@ -169,3 +169,21 @@ def content_change(new: Mapping[str, Any], old: Mapping[str, Any]) -> str:
     """The first field whose change alters a cache's content ('' when none does), in field order."""
     before, after = content(old), content(new)
     return next((k for k in sorted({*before, *after}) if before.get(k) != after.get(k)), "")
+
+
+NGC_KEY_UNSET = "NGCAPIKeyUnset"  # the operator's Event reason, kept so alerts written for it match
+NGC_KEY_MESSAGE = (
+    "no authSecret: NGC_API_KEY is not set, and a model that needs an NGC API key to download will fail"
+)
+
+
+def ngc_key_unset(body: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """The field path of the missing NGC key, when ``body`` (a NIMCache from NGC, or a NIMService) names none;
+    None otherwise. Since operator v3.1.3 the key is optional: a warning, not an error."""
+    spec = body.get("spec") or {}
+    if body.get("kind") == "NIMCache":
+        ngc = (spec.get("source") or {}).get("ngc") if isinstance(spec.get("source"), dict) else None
+        return ("spec", "source", "ngc") if isinstance(ngc, dict) and not ngc.get("authSecret") else None
+    if body.get("kind") == "NIMService":
+        return None if spec.get("authSecret") else ("spec",)
+    return None

@@ -216,6 +216,7 @@ def _apply(api: ClusterApi, options: Options, result: Render, seen: Seen, stoppi
     now = _now()
     statuses = writeback.record(api, seen.plan, objects, done.outcomes, seen.pods, now)
     problems = writeback.report_failures(api, seen.plan, objects, done.outcomes, now)
+    problems += writeback.report_warnings(api, done.outcomes, now)
     problems += [o.event_error for o in statuses if o.event_error]
     shown = _outcomes(seen.plan, done) + [
         Entry(Action.STATUS, str(o.change.ref), reason=o.change.reason, error=o.error) for o in statuses

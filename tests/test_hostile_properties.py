@@ -85,9 +85,11 @@ def _manifest(value: str, key: str, which: int) -> str:
 def _plant(demo: Path, outside: Path, entry: tuple[str, str | None, str, str, str, int]) -> None:
     kind, folder, name, value, key, which = entry
     where = demo / folder if folder else demo
+    if os.path.lexists(where) and (where.is_symlink() or not where.is_dir()):
+        return  # an earlier entry took this name for a file or a link: planting through it proves nothing
     where.mkdir(exist_ok=True)
     target = where / f"{name}.yaml"
-    if target.exists() or target.is_symlink():
+    if os.path.lexists(target) or os.path.lexists(where / name):
         return
     if kind == "manifest":
         target.write_text(_manifest(value, key, which), encoding="utf-8", errors="surrogatepass")

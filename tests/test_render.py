@@ -116,7 +116,7 @@ def test_job_security_node_selection_and_mounts() -> None:
     assert pod["imagePullSecrets"] == [{"name": "ngc-secret"}]
     ctr = pod["containers"][0]
     assert ctr["name"] == "nim-cache-ctr"
-    assert ctr["envFrom"] == [{"secretRef": {"name": "ngc-api-secret"}}]
+    assert ctr["envFrom"] == [{"secretRef": {"name": "ngc-api-secret", "optional": True}}]  # operator v3.1.3
     assert ctr["securityContext"] == {
         "allowPrivilegeEscalation": False,
         "capabilities": {"drop": ["ALL"]},
@@ -275,7 +275,7 @@ def test_deployment_env_in_the_operator_order_with_user_env_winning() -> None:
     values = {e["name"]: e.get("value") for e in env}
     assert values["NIM_LOG_LEVEL"] == "DEBUG" and values["NIM_ENABLE_KV_CACHE_REUSE"] == "1"
     assert values["NIM_SERVER_PORT"] == "8000" and values["NIM_MODEL_PROFILE"] == "p1"
-    assert env[7]["valueFrom"] == {"secretKeyRef": {"name": "ngc-api-secret", "key": "NGC_API_KEY"}}
+    assert env[7]["valueFrom"] == {"secretKeyRef": {"name": "ngc-api-secret", "key": "NGC_API_KEY", "optional": True}}
 
 
 def test_huggingface_cache_gives_hf_token_and_universal_env() -> None:

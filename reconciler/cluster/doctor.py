@@ -63,7 +63,8 @@ def _secrets(objects: Sequence[DesiredObject]) -> list[tuple[str, str, str, str,
         spec, ns, subject = obj.body.get("spec") or {}, obj.ref.namespace, str(obj.ref)
         if obj.ref.kind == "NIMCache":
             kind, source = _source(obj.body)
-            out.append((subject, ns, source["authSecret"], "NGC_API_KEY" if kind == "ngc" else "HF_TOKEN", "auth"))
+            if source.get("authSecret"):  # an NGC cache may name none (a warning at validate, not a doctor error)
+                out.append((subject, ns, source["authSecret"], "NGC_API_KEY" if kind == "ngc" else "HF_TOKEN", "auth"))
             if source.get("pullSecret"):
                 out.append((subject, ns, source["pullSecret"], "", "pull"))
         elif obj.ref.kind == "NIMService":

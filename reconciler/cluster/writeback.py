@@ -17,7 +17,7 @@ from reconciler.cluster.api import ClusterApi
 from reconciler.cluster.apply import Outcome
 from reconciler.errors import ClusterError
 from reconciler.kinds import BY_KIND
-from reconciler.objects import cache_name, owner_of
+from reconciler.objects import NGC_KEY_MESSAGE, NGC_KEY_UNSET, cache_name, ngc_key_unset, owner_of
 from reconciler.plan.changes import Action, Change, Plan
 from reconciler.plan.gate import Pods
 from reconciler.refs import ObjRef
@@ -41,6 +41,21 @@ def report_failures(
             message = outcome.error if failed else f"{outcome.change.ref}: {outcome.change.reason}"
             try:
                 events.emit(api, objects[owner], "Warning", reason, message, now)
+            except ClusterError as exc:
+                problems.append(f"cannot record an event: {exc}")
+    return problems
+
+
+def report_warnings(api: ClusterApi, outcomes: Sequence[Outcome], now: str) -> list[str]:
+    """A Warning Event ``NGCAPIKeyUnset`` on each custom resource this run created or changed without an NGC key,
+    as the operator records it (only when written: a run that changed nothing records nothing)."""
+    problems = []
+    for outcome in outcomes:
+        written = outcome.change.action in (Action.CREATED, Action.CONFIGURED) and not outcome.error
+        body = outcome.result
+        if written and body is not None and ngc_key_unset(body) is not None:
+            try:
+                events.emit(api, body, "Warning", NGC_KEY_UNSET, NGC_KEY_MESSAGE, now)
             except ClusterError as exc:
                 problems.append(f"cannot record an event: {exc}")
     return problems

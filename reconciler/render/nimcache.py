@@ -128,7 +128,9 @@ def _job(cache: NimResource, site: Site, own: dict[str, str], problems: list[Pro
         "runtime_class": spec.get("runtimeClassName"),
         "pull_secrets": pull_secrets([source.get("pullSecret")]),
         "image": source["modelPuller"],
-        "auth_secret": source["authSecret"],
+        "auth_secret": source.get("authSecret"),
+        # the NGC key is optional since operator v3.1.3 (a model may need none); HF and DataStore tokens are not
+        "auth_optional": kind.startswith("ngc"),
         "command": command,
         "args": args,
         "env": env,

@@ -158,8 +158,8 @@ def _env(service: NimResource, ports: dict[str, int], cache: NimResource | None)
         {"name": "NIM_JSONL_LOGGING", "value": "1"},
         {"name": "NIM_LOG_LEVEL", "value": "INFO"},
     ]
-    if auth:
-        env.append(_secret_env("NGC_API_KEY", auth))
+    if auth:  # optional since operator v3.1.3: a Secret without the key must not stop the pod
+        env.append(_secret_env("NGC_API_KEY", auth, optional=True))
     if "grpc" in ports:
         env += [{"name": n, "value": str(ports["grpc"])} for n in ("NIM_GRPC_API_PORT", "NIM_TRITON_GRPC_PORT")]
     if "metrics" in ports:

@@ -157,11 +157,17 @@ def _service_port(port: dict[str, Any], at: Path, seen: set[str], named: bool, k
         yield Violation((*at, "nodePort"), f"Forbidden: may not be used when `type` is '{kind}'")
 
 
+_SCALE_TO_ZERO = "Forbidden: must specify at least one Object or External metric to support scaling to zero replicas"
+
+
 def _hpa(spec: dict[str, Any]) -> list[Violation]:
     out: list[Violation] = []
     low, high = spec.get("minReplicas", 1), spec.get("maxReplicas")
-    if isinstance(low, int) and low < 1:
-        out.append(invalid(("spec", "minReplicas"), low, "must be greater than or equal to 1"))
+    # 0 is taken as a cluster with the HPAScaleToZero gate takes it (validate warns that the gate is needed)
+    if isinstance(low, int) and low < 0:
+        out.append(invalid(("spec", "minReplicas"), low, "must be greater than or equal to 0"))
+    elif low == 0 and not any((m or {}).get("type") in ("Object", "External") for m in spec.get("metrics") or []):
+        out.append(Violation(("spec", "metrics"), _SCALE_TO_ZERO))
     if not isinstance(high, int) or high < 1:
         out.append(invalid(("spec", "maxReplicas"), high, "must be greater than 0"))
     elif isinstance(low, int) and high < low:

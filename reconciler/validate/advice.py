@@ -14,7 +14,7 @@ from decimal import Decimal
 from reconciler import quantity
 from reconciler.documents import NimResource, get
 from reconciler.errors import Problem, warning
-from reconciler.objects import cache_name
+from reconciler.objects import NGC_KEY_MESSAGE, NGC_KEY_UNSET, cache_name, ngc_key_unset
 from reconciler.refs import field_path
 
 # The seed's sizing table: (parameter count in billions below which it applies, smallest PVC in Gi).
@@ -34,7 +34,10 @@ def advise(resources: Sequence[NimResource]) -> list[Problem]:
     for cache in caches:
         out.extend(_pvc_size(cache))
         out.extend(_host_path(cache))
+        out.extend(_ngc_key(cache))
     for service in services:
+        out.extend(_ngc_key(service))
+        out.extend(_scale_to_zero(service))
         out.extend(_kv_cache_reuse(service))
         out.extend(_host_path(service))
         out.extend(_deprecated_ingress(service))
@@ -87,6 +90,22 @@ def _host_path(res: NimResource) -> Iterator[Problem]:
     if get(res.spec, "storage", "hostPath") is not None:
         msg = "hostPath storage ties the model to one node and is not recommended for production; use a PVC"
         yield _warn(res, ("spec", "storage", "hostPath"), msg, "host-path")
+
+
+def _ngc_key(res: NimResource) -> Iterator[Problem]:
+    at = ngc_key_unset(res.body)
+    if at is not None:
+        yield _warn(res, at, f"{NGC_KEY_MESSAGE} ({NGC_KEY_UNSET})", "ngc-api-key-unset")
+
+
+def _scale_to_zero(service: NimResource) -> Iterator[Problem]:
+    at = ("spec", "scale", "hpa", "minReplicas")
+    if get(service.spec, "scale", "enabled") is True and get(service.body, *at) == 0:
+        msg = (
+            "0 needs kube-apiserver's HPAScaleToZero feature gate (alpha, off by default): a cluster without it "
+            "refuses the HorizontalPodAutoscaler"
+        )
+        yield _warn(service, at, msg, "scale-to-zero-gate")
 
 
 def _kv_cache_reuse(service: NimResource) -> Iterator[Problem]:

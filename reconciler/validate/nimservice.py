@@ -54,6 +54,19 @@ def _service_scale(doc: Document) -> Iterator[Problem]:
     elif isinstance(high, int) and isinstance(low, int) and low > high:
         msg = f"minReplicas ({low}) must not be greater than maxReplicas ({high})"
         yield err(doc, ("spec", "scale", "hpa", "minReplicas"), msg, "scale-hpa")
+    if low == 0 and not isinstance(low, bool) and not scales_to_zero(get(spec, "scale", "hpa", "metrics")):
+        msg = (
+            "minReplicas 0 needs at least one Object or External metric in scale.hpa.metrics: with no pod "
+            "running, nothing else can say when to scale up again"
+        )
+        yield err(doc, ("spec", "scale", "hpa", "minReplicas"), msg, "scale-to-zero")
+
+
+def scales_to_zero(metrics: object) -> bool:
+    """Whether HPA ``metrics`` can drive a scale from zero (kube-apiserver: an Object or External metric)."""
+    return isinstance(metrics, list) and any(
+        isinstance(m, dict) and m.get("type") in ("Object", "External") for m in metrics
+    )
 
 
 def _service_expose(doc: Document) -> Iterator[Problem]:

@@ -104,8 +104,11 @@ def parse_selector(text: str) -> Callable[[dict[str, str]], bool]:
 class ApiServer:
     """Serves the Kubernetes API on a free port of 127.0.0.1 in a background thread."""
 
-    def __init__(self, directory: Path | None = None, namespaces: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, directory: Path | None = None, namespaces: tuple[str, ...] = (), feature_gates: tuple[str, ...] = ()
+    ) -> None:
         self.store = Store(("default", "kube-system", *namespaces))
+        self.store.feature_gates = frozenset(feature_gates)
         self.faults = Faults()
         self.requests: list[Request] = []
         self.httpd = _Server(("127.0.0.1", 0), _handler(self))

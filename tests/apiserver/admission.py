@@ -141,11 +141,11 @@ def validate_name(obj: dict[str, Any]) -> None:
         raise Invalid([("metadata.name", f'Invalid value: "{name}": a valid name must be {what}')])
 
 
-def validate_object(obj: dict[str, Any]) -> None:
+def validate_object(obj: dict[str, Any], gates: frozenset[str] = frozenset()) -> None:
     """What kube-apiserver checks of a new or changed object: its OpenAPI schema and its kind's validation for
     the built-in kinds we write (``validation.py``), the structural-schema rules for CRDs."""
     if obj.get("kind") in validation.SCHEMA_KINDS:
-        causes = validation.check(obj)
+        causes = validation.check(obj, gates)
         if causes:
             raise Invalid(causes)
     if obj.get("kind") == "CustomResourceDefinition":

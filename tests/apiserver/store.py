@@ -81,6 +81,7 @@ class Store:
 
     def __init__(self, namespaces: tuple[str, ...] = ("default", "kube-system")) -> None:
         self.lock = threading.RLock()
+        self.feature_gates: frozenset[str] = frozenset()  # kube-apiserver's --feature-gates (alpha ones off)
         self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.owners: dict[tuple[str, str, str], dict[str, set[fields.Path]]] = {}
         self.version = 1000
@@ -281,7 +282,7 @@ class Store:
                 raise ApiError(404, "NotFound", f'namespaces "{ns}" not found')
             meta["namespace"] = ns
         admission.validate_name(obj)
-        admission.validate_object(obj)
+        admission.validate_object(obj, self.feature_gates)
         meta["uid"] = str(uuid.uuid4())
         meta["generation"] = 1
         meta["creationTimestamp"] = _now()
@@ -329,7 +330,7 @@ class Store:
             meta.pop("namespace", None)
         admission.default(new, meta["uid"], old.get("spec", {}).get("clusterIP", ""))
         admission.validate_update(old, new)
-        admission.validate_object(new)
+        admission.validate_object(new, self.feature_gates)
         if _spec_of(old) != _spec_of(new):
             meta["generation"] = old["metadata"].get("generation", 1) + 1
         if _without_meta_noise(old) == _without_meta_noise(new) and owners == self.owners.get(key, {}):

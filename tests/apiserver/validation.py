@@ -35,8 +35,9 @@ SCHEMA_KINDS = (
 )
 
 
-def check(obj: dict[str, Any]) -> Causes:
-    """Every cause kube-apiserver would give for refusing ``obj`` (a create or the result of an update)."""
+def check(obj: dict[str, Any], gates: frozenset[str] = frozenset()) -> Causes:
+    """Every cause kube-apiserver would give for refusing ``obj`` (a create or the result of an update), with
+    the feature ``gates`` it was started with (kube-apiserver's defaults: none of the alpha ones)."""
     kind = obj.get("kind")
     if kind in SCHEMA_KINDS:
         schema = [_schema_cause(e) for e in k8s_openapi.errors(_without_server_fields(obj))]
@@ -52,11 +53,7 @@ def check(obj: dict[str, Any]) -> Causes:
     elif kind == "Service":
         _service(spec, out)
     elif kind == "HorizontalPodAutoscaler":
-        low, high = spec.get("minReplicas", 1), spec.get("maxReplicas", 0)
-        if low < 1:
-            out.append(("spec.minReplicas", f"Invalid value: {low}: must be greater than or equal to 1"))
-        if high < low:
-            out.append(("spec.maxReplicas", f"Invalid value: {high}: must be greater than or equal to `minReplicas`"))
+        _hpa(spec, gates, out)
     elif kind == "Ingress":
         for i, rule in enumerate(spec.get("rules") or []):
             for j, path in enumerate((rule.get("http") or {}).get("paths") or []):
@@ -92,6 +89,20 @@ def _duplicate_keys(node: Any, at: str) -> Causes:
                 seen.add(shown)
             out += _duplicate_keys(item, f"{at}[{i}]")
     return out
+
+
+def _hpa(spec: dict[str, Any], gates: frozenset[str], out: Causes) -> None:
+    """ValidateHorizontalPodAutoscalerSpec: the lower bound of minReplicas is 1, or 0 with HPAScaleToZero, and
+    zero needs an Object or External metric (nothing else can wake a scaled-down target)."""
+    lowest = 0 if "HPAScaleToZero" in gates else 1
+    low, high = spec.get("minReplicas", 1), spec.get("maxReplicas", 0)
+    if low < lowest:
+        out.append(("spec.minReplicas", f"Invalid value: {low}: must be greater than or equal to {lowest}"))
+    elif low == 0 and not any(m.get("type") in ("Object", "External") for m in spec.get("metrics") or []):
+        reason = "must specify at least one Object or External metric to support scaling to zero replicas"
+        out.append(("spec.metrics", f"Forbidden: {reason}"))
+    if high < max(low, 1):
+        out.append(("spec.maxReplicas", f"Invalid value: {high}: must be greater than or equal to `minReplicas`"))
 
 
 def _schema_cause(error: str) -> tuple[str, str]:
