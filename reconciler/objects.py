@@ -187,3 +187,27 @@ def ngc_key_unset(body: Mapping[str, Any]) -> tuple[str, ...] | None:
     if body.get("kind") == "NIMService":
         return None if spec.get("authSecret") else ("spec",)
     return None
+
+
+_PVC_FIELDS = ("name", "storageClass", "size", "volumeAccessMode", "subPath")
+
+
+def storage_sources(storage: object) -> list[str]:
+    """The storage sources a NIMService's ``spec.storage`` sets, counted as the operator's webhook counts them:
+    ``nimCache`` with a name or profile, ``pvc`` with ``create`` or any non-empty field, ``emptyDir`` when
+    present (even ``{}``), ``hostPath`` when a non-empty string. ``pvc: {}`` and ``nimCache: {}`` set nothing."""
+    if not isinstance(storage, Mapping):
+        return []
+    cache, pvc = storage.get("nimCache"), storage.get("pvc")
+    found = []
+    if isinstance(cache, Mapping) and (cache.get("name") or cache.get("profile")):
+        found.append("nimCache")
+    if isinstance(pvc, Mapping) and (
+        pvc.get("create") is not None or any(pvc.get(k) for k in _PVC_FIELDS) or pvc.get("annotations")
+    ):
+        found.append("pvc")
+    if storage.get("emptyDir") is not None:
+        found.append("emptyDir")
+    if isinstance(storage.get("hostPath"), str) and storage["hostPath"]:
+        found.append("hostPath")
+    return found

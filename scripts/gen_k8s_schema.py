@@ -2,7 +2,8 @@
 schemas/k8s-objects.schema.json (the kinds we render, for offline admission: unknown fields and types).
 
 Source: the strict Kubernetes OpenAPI JSON Schemas bundled by kubernetes-validate (test extra).
-Run: python scripts/gen_k8s_schema.py [KUBE_VERSION]   (default 1.33.0)
+Run: python scripts/gen_k8s_schema.py [KUBE_VERSION]   (default 1.33.0); ``BACKPORTS`` adds the few newer fields
+the operator's CRDs already carry to the manifests' definitions only.
 
 The output keeps only the closure of the roots below, without descriptions, with ``null`` removed from types
 (the loader drops ``key: null`` as the API server does) and with a real pattern for Quantity.
@@ -10,6 +11,7 @@ The output keeps only the closure of the roots below, without descriptions, with
 
 from __future__ import annotations
 
+import copy
 import json
 import sys
 from pathlib import Path
@@ -54,11 +56,28 @@ ENUMS = {
 }
 
 
+# Fields the operator's CRDs carry from a newer Kubernetes API than the one rendered objects are checked against:
+# a manifest may hold them (the operator's CRD takes them); the objects rendered from it are still judged by the
+# older API, as a cluster of that version would judge them.
+BACKPORTS = {("io.k8s.api.core.v1.EnvVarSource", "fileKeyRef"): "1.34.0"}
+
+
+def _definitions(version: str) -> dict[str, Any]:
+    base = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema" / f"v{version}-local-strict"
+    loaded: dict[str, Any] = json.loads((base / "_definitions.json").read_text())["$defs"]
+    return loaded
+
+
 def main() -> None:
     version = sys.argv[1] if len(sys.argv) > 1 else "1.33.0"
-    base = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema" / f"v{version}-local-strict"
-    defs: dict[str, Any] = json.loads((base / "_definitions.json").read_text())["$defs"]
-    write(defs, ROOTS, "k8s.schema.json", version, {})
+    defs = _definitions(version)
+    manifests = copy.deepcopy(defs)
+    for (name, prop), newer in BACKPORTS.items():
+        later = _definitions(newer)
+        manifests[name]["properties"][prop] = later[name]["properties"][prop]
+        for key, value in later.items():
+            manifests.setdefault(key, value)
+    write(manifests, ROOTS, "k8s.schema.json", version, {})
     write(defs, list(OBJECT_ROOTS.values()), "k8s-objects.schema.json", version, OBJECT_ROOTS)
 
 

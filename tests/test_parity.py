@@ -182,3 +182,107 @@ def test_a_service_scaled_to_zero_is_not_ready_scaled_down() -> None:
     result = status.nimservice(view, {}, "2026-12-02T00:00:00Z")
     ready = next(c for c in result["conditions"] if c["type"] == "Ready")
     assert result["state"] == "NotReady" and ready["message"] == 'deployment "s" is scaled down'
+
+
+ROUTER = {"hostDomainName": "example.com", "gateway": {"name": "gw", "namespace": "infra"}}
+
+
+def _routed(backend: dict[str, Any] | None = None, **gateway: Any) -> dict[str, Any]:
+    router = {**ROUTER, "gateway": {**ROUTER["gateway"], **gateway}}
+    if backend is not None:
+        router["gateway"]["backendRef"] = backend
+    return variant(NIMSERVICE, {"spec.expose.router": router})
+
+
+@pytest.mark.parametrize(
+    ("service", "error"),
+    [
+        (_routed(), None),
+        (variant(_routed(), {"spec.expose.router.gateway.namespace": DELETE}), "spec.expose.router.gateway"),
+        (_routed({"name": "svc"}), "spec.expose.router.gateway.backendRef: Must have port for Service reference"),
+        (_routed({"name": "svc", "kind": "Service", "group": ""}), "Must have port for Service reference"),
+        (_routed({"name": "svc", "port": 8000}), None),
+        (_routed({"name": "pool", "group": "inference.networking.k8s.io", "kind": "InferencePool"}), None),
+        (_routed({"name": "svc", "port": 8000, "kind": "not a kind"}), "spec.expose.router.gateway.backendRef.kind"),
+        (_routed({"name": "svc", "port": 8000, "group": "Bad_Group"}), "spec.expose.router.gateway.backendRef.group"),
+        (_routed({"name": "svc", "port": 8000, "weight": 1_000_001}), "backendRef.weight"),
+    ],
+)
+def test_the_router_gateway_as_the_operator_crd_has_it(service: dict[str, Any], error: str | None) -> None:
+    errors, _ = _check(NIMCACHE, service)
+    if error is None:
+        assert errors == [], errors
+    else:
+        assert any(error in e for e in errors), errors
+
+
+def test_a_backend_ref_renders_with_the_crd_defaults() -> None:
+    bodies = render_text(dump(NIMCACHE, _routed({"name": "svc", "port": 9000})))
+    route = by_kind(bodies, "HTTPRoute")
+    refs = route["spec"]["rules"][0]["backendRefs"]
+    assert refs == [{"group": "", "kind": "Service", "weight": 1, "name": "svc", "port": 9000}]
+    own = by_kind(render_text(dump(NIMCACHE, _routed())), "HTTPRoute")["spec"]["rules"][0]["backendRefs"]
+    assert own == [{"name": "llama-3-2-1b", "port": 8000}]  # no backendRef: the NIMService's own Service
+
+
+def test_pod_affinity_is_accepted_with_a_warning_and_not_rendered() -> None:
+    term = {"labelSelector": {"matchLabels": {"app": "x"}}, "topologyKey": "kubernetes.io/hostname"}
+    service = variant(NIMSERVICE, {"spec.podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}})
+    errors, warnings = _check(NIMCACHE, service)
+    assert errors == [] and any("spec.podAffinity is deprecated and ignored" in w for w in warnings), warnings
+    pod = by_kind(render_text(dump(NIMCACHE, service)), "Deployment")["spec"]["template"]["spec"]
+    assert "podAffinity" not in str(pod.get("affinity", {}))
+
+
+def test_env_file_key_ref_is_a_manifest_field_that_a_1_33_cluster_refuses(tmp_path: Path) -> None:
+    file_ref = {"volumeName": "envs", "path": "nim.env", "key": "NIM_LOG_LEVEL"}
+    service = variant(NIMSERVICE, {"spec.env": [{"name": "NIM_LOG_LEVEL", "valueFrom": {"fileKeyRef": file_ref}}]})
+    errors, _ = _check(NIMCACHE, service)
+    assert errors == [], errors  # the manifest is the operator's: its CRD takes fileKeyRef
+    broken = variant(service, {"spec.env": [{"name": "X", "valueFrom": {"fileKeyRef": {"volumeName": "envs"}}}]})
+    assert any("spec.env[0].valueFrom.fileKeyRef" in e for e in _check(NIMCACHE, broken)[0])
+    folder = tmp_path / "clusters" / "demo"
+    folder.mkdir(parents=True)
+    (folder / "m.yaml").write_text(dump(NIMCACHE, service))
+    result = CliRunner().invoke(main, ["validate", str(tmp_path / "clusters")])
+    assert result.exit_code == 2 and "fileKeyRef: Forbidden: field not declared in schema" in result.output
+
+
+@pytest.mark.parametrize(
+    ("storage", "error", "volume"),
+    [
+        ({"nimCache": {"name": "llama-3-2-1b"}, "pvc": {}}, None, "persistentVolumeClaim"),
+        ({"nimCache": {}, "emptyDir": {}}, None, "emptyDir"),
+        ({"pvc": {}}, "exactly one of storage.nimCache", None),
+        ({"nimCache": {}, "pvc": {"name": "x"}, "emptyDir": {}}, "found pvc, emptyDir", None),
+        ({"hostPath": "", "emptyDir": {"sizeLimit": "1Gi"}}, "must be an absolute path", None),  # ours: stricter
+    ],
+)
+def test_storage_counts_only_what_is_set_as_the_operator_does(
+    storage: dict[str, Any], error: str | None, volume: str | None
+) -> None:
+    service = variant(NIMSERVICE, {"spec.storage": storage})
+    errors, _ = _check(NIMCACHE, service)
+    if error is not None:
+        assert any(error in e for e in errors), errors
+        return
+    assert errors == [], errors
+    pod = by_kind(render_text(dump(NIMCACHE, service)), "Deployment")["spec"]["template"]["spec"]
+    store = next(v for v in pod["volumes"] if v["name"] == "model-store")
+    assert volume in store, store
+
+
+def test_the_crds_carry_the_new_fields() -> None:
+    crd = yaml.safe_load((REPO / "deploy" / "crds" / "nimservices.apps.nvidia.com.yaml").read_text())
+    spec = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+    gateway = spec["expose"]["properties"]["router"]["properties"]["gateway"]
+    assert sorted(gateway["required"]) == ["name", "namespace"]
+    backend = gateway["properties"]["backendRef"]["properties"]
+    # our CRDs leave defaults out (the rendering writes them, see above); the patterns are the CRD's
+    assert backend["kind"]["pattern"] == "^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$" and backend["name"]["maxLength"] == 253
+    assert "podAffinity" in spec and spec["scale"]["properties"]["hpa"]["required"] == ["maxReplicas"]
+    env_source = spec["env"]["items"]["properties"]["valueFrom"]["properties"]
+    assert sorted(env_source["fileKeyRef"]["required"]) == ["key", "path", "volumeName"]
+    cache = yaml.safe_load((REPO / "deploy" / "crds" / "nimcaches.apps.nvidia.com.yaml").read_text())
+    ngc = cache["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["source"]
+    assert ngc["properties"]["ngc"]["required"] == ["modelPuller"]

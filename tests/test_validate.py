@@ -286,11 +286,11 @@ SERVICE_CASES: list[tuple[str, dict[str, Any], dict[str, Any], tuple[str, str]]]
     ),
     (
         "router ingress and gateway",
-        {"spec.expose.router": {"hostDomainName": "example.com", "gateway": {"name": "gw"}}},
+        {"spec.expose.router": {"hostDomainName": "example.com", "gateway": {"name": "gw", "namespace": "infra"}}},
         {
             "spec.expose.router": {
                 "hostDomainName": "example.com",
-                "gateway": {"name": "gw"},
+                "gateway": {"name": "gw", "namespace": "infra"},
                 "ingress": {"ingressClass": "nginx"},
             }
         },
@@ -299,7 +299,7 @@ SERVICE_CASES: list[tuple[str, dict[str, Any], dict[str, Any], tuple[str, str]]]
     (
         "router needs hostDomainName",
         {"spec.expose.router": {"annotations": {"a": "b"}}},
-        {"spec.expose.router": {"gateway": {"name": "gw"}}},
+        {"spec.expose.router": {"gateway": {"name": "gw", "namespace": "infra"}}},
         ("router-host", "spec.expose.router.hostDomainName"),
     ),
     (
@@ -308,10 +308,15 @@ SERVICE_CASES: list[tuple[str, dict[str, Any], dict[str, Any], tuple[str, str]]]
             "spec.expose.service.grpcPort": 8001,
             "spec.expose.router": {
                 "hostDomainName": "example.com",
-                "gateway": {"name": "gw", "grpcRoutesEnabled": True},
+                "gateway": {"name": "gw", "namespace": "infra", "grpcRoutesEnabled": True},
             },
         },
-        {"spec.expose.router": {"hostDomainName": "example.com", "gateway": {"name": "gw", "grpcRoutesEnabled": True}}},
+        {
+            "spec.expose.router": {
+                "hostDomainName": "example.com",
+                "gateway": {"name": "gw", "namespace": "infra", "grpcRoutesEnabled": True},
+            }
+        },
         ("grpc-port", "spec.expose.router.gateway.grpcRoutesEnabled"),
     ),
     (

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.documents import NimResource, get
-from reconciler.objects import SOURCE_ANNOTATION, cache_name, labels
+from reconciler.objects import SOURCE_ANNOTATION, cache_name, labels, storage_sources
 from reconciler.render import expose
 from reconciler.render.common import (
     CA_INIT_MOUNTS,
@@ -224,10 +224,11 @@ def _model_store(service: NimResource, cache: NimResource | None) -> tuple[dict[
     if cache is not None:
         claim = {"claimName": pvc_name(cache), **read_only}
         return {"persistentVolumeClaim": claim}, get(cache.spec, "storage", "pvc", "subPath")
-    if storage.get("pvc") is not None:
+    sources = storage_sources(storage)  # validated: exactly one (an empty `pvc: {}` beside it sets nothing)
+    if "pvc" in sources:
         name = storage["pvc"].get("name") or f"{service.name}-pvc"
         return {"persistentVolumeClaim": {"claimName": name, **read_only}}, storage["pvc"].get("subPath")
-    if storage.get("emptyDir") is not None:
+    if "emptyDir" in sources:
         size = storage["emptyDir"].get("sizeLimit")
         return {"emptyDir": {"sizeLimit": size} if size is not None else {}}, None
     return {"hostPath": {"path": storage.get("hostPath"), "type": "DirectoryOrCreate"}}, None

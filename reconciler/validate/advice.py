@@ -41,6 +41,7 @@ def advise(resources: Sequence[NimResource]) -> list[Problem]:
         out.extend(_kv_cache_reuse(service))
         out.extend(_host_path(service))
         out.extend(_deprecated_ingress(service))
+        out.extend(_deprecated_pod_affinity(service))
     out.extend(_shared_rwo(caches, services))
     out.extend(_duplicate_models(caches))
     return out
@@ -128,6 +129,12 @@ def _deprecated_ingress(service: NimResource) -> Iterator[Problem]:
     if get(service.spec, "expose", "ingress") is not None:
         msg = "spec.expose.ingress is deprecated, use spec.expose.router instead"
         yield _warn(service, ("spec", "expose", "ingress"), msg, "ingress-deprecated")
+
+
+def _deprecated_pod_affinity(service: NimResource) -> Iterator[Problem]:
+    if get(service.spec, "podAffinity") is not None:
+        msg = "spec.podAffinity is deprecated and ignored (by the operator too): use spec.affinity.podAffinity"
+        yield _warn(service, ("spec", "podAffinity"), msg, "pod-affinity-deprecated")
 
 
 def _max_pods(service: NimResource) -> int:

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from reconciler import quantity
 from reconciler.documents import Document, get
 from reconciler.errors import Problem
+from reconciler.objects import storage_sources
 from reconciler.validate.common import Check, err, proxy_rules, pvc_rules
 
 # The main container is "<name>-ctr" (a DNS-1123 label of at most 63 characters).
@@ -24,8 +25,7 @@ def check_nimservice(doc: Document) -> list[Problem]:
 def _service_storage(doc: Document) -> Iterator[Problem]:
     storage = get(doc.body, "spec", "storage")
     base = ("spec", "storage")
-    options = ("nimCache", "pvc", "emptyDir", "hostPath")
-    present = [k for k in options if get(storage, k) is not None]
+    present = storage_sources(storage)  # as the operator counts: `pvc: {}` sets nothing
     if len(present) != 1:
         msg = "exactly one of storage.nimCache, storage.pvc, storage.emptyDir or storage.hostPath must be set"
         if present:
@@ -33,7 +33,7 @@ def _service_storage(doc: Document) -> Iterator[Problem]:
         yield err(doc, base, msg, "storage-exactly-one")
     if get(storage, "nimCache", "profile") and not get(storage, "nimCache", "name"):
         yield err(doc, (*base, "nimCache", "name"), "required when nimCache.profile is set", "nimcache-profile")
-    if get(storage, "pvc") is not None:
+    if "pvc" in present:
         yield from pvc_rules(doc, (*base, "pvc"))
     shm = get(storage, "sharedMemorySizeLimit")
     value = quantity.try_parse(shm)
@@ -81,6 +81,10 @@ def _service_expose(doc: Document) -> Iterator[Problem]:
     if (get(router, "ingress") is not None or get(router, "gateway") is not None) and not get(router, "hostDomainName"):
         msg = "required when router.ingress or router.gateway is set"
         yield err(doc, (*base, "hostDomainName"), msg, "router-host")
+    backend = get(router, "gateway", "backendRef")
+    service_ref = get(backend, "group") in (None, "") and get(backend, "kind") in (None, "Service")
+    if isinstance(backend, dict) and service_ref and get(backend, "port") is None:
+        yield err(doc, (*base, "gateway", "backendRef"), "Must have port for Service reference", "backend-port")
     if get(router, "gateway", "grpcRoutesEnabled") is True and get(expose, "service", "grpcPort") is None:
         msg = "grpcRoutesEnabled needs spec.expose.service.grpcPort"
         yield err(doc, (*base, "gateway", "grpcRoutesEnabled"), msg, "grpc-port")
