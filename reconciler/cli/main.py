@@ -21,7 +21,7 @@ from types import FrameType
 import click
 
 from reconciler import __version__
-from reconciler.cli import commands, local
+from reconciler.cli import commands, local, profiles_command
 from reconciler.cli.flags import (
     EXIT_ERROR,
     FORMATS,
@@ -345,5 +345,6 @@ for _command in (
     commands.install_crds,
     commands.validate,
     commands.render,
+    profiles_command.profiles_command,
 ):
     main.add_command(_command)
