@@ -49,6 +49,7 @@ class Document:
     where: SourceLocation
     lines: Mapping[FieldPath, int] = field(default_factory=dict, repr=False, compare=False)
     raw: Mapping[FieldPath, str] = field(default_factory=dict, repr=False, compare=False)
+    has_float: bool | None = field(default=None, repr=False, compare=False)  # None: not known (not from the loader)
 
     def line_of(self, path: Sequence[str | int]) -> int:
         """The line of ``path``, or of its deepest ancestor that has one."""
@@ -282,7 +283,7 @@ def _document(loader: yaml.CSafeLoader, node: yaml.Node, name: str, may_alias: b
     builder = Builder(loader)
     body = builder.build(node, ())
     assert isinstance(body, dict)
-    return Document(body, SourceLocation(name, node.start_mark.line + 1), builder.lines, builder.raw)
+    return Document(body, SourceLocation(name, node.start_mark.line + 1), builder.lines, builder.raw, builder.floats)
 
 
 @dataclass(frozen=True)

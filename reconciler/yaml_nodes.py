@@ -77,6 +77,7 @@ class Builder:
         self.loader = loader
         self.lines: dict[FieldPath, int] = {}
         self.raw: dict[FieldPath, str] = {}
+        self.floats = False  # whether any float was built (offline admission looks for 2.0 only then)
 
     def build(self, node: yaml.Node, path: FieldPath) -> Any:
         """The Python value of ``node`` at ``path``, recording the line (and raw text) of every field."""
@@ -113,6 +114,7 @@ class Builder:
             raise Bad(node.start_mark.line + 1, _dotted(path), msg, "yaml-number")
         if value is not None:
             self.raw[path] = node.value
+            self.floats = self.floats or type(value) is float
         return value
 
     def _mapping(self, node: yaml.MappingNode, path: FieldPath) -> dict[str, Any]:

@@ -199,7 +199,8 @@ class Renderer:
         return out
 
     def _maker(self, res: NimResource) -> Callable[[str, dict[str, Any], str, ObjRef | None], DesiredObject]:
-        in_manifest = openapi.has_float(res.body)
+        known = res.doc.has_float  # the loader knows; a document built otherwise is walked
+        in_manifest = openapi.has_float(res.body) if known is None else known
 
         def make(template: str, ctx: dict[str, Any], name: str, owner: ObjRef | None) -> DesiredObject:
             body = (self.fast and self._fast(template, ctx)) or _parse(self._text(template, ctx), template, self.fast)
