@@ -25,6 +25,7 @@ FILES = {
     "Deployment": "deployment-apps-v1.json",
     "HorizontalPodAutoscaler": "horizontalpodautoscaler-autoscaling-v2.json",
     "Ingress": "ingress-networking-v1.json",
+    "Pod": "pod-v1.json",
     # deploy/
     "Namespace": "namespace-v1.json",
     "CronJob": "cronjob-batch-v1.json",

@@ -401,3 +401,84 @@ def test_a_delete_with_an_unknown_propagation_policy_is_refused(api: ApiServer) 
         cluster.delete(BY_KIND["Service"], "nim", "x", propagation="Sideways")
     cluster.delete(BY_KIND["Service"], "nim", "x", propagation="Foreground")  # valid, and already gone: fine
     cluster.close()
+
+
+def _core(api: ApiServer) -> k8s.CoreV1Api:
+    return k8s.CoreV1Api(k8s_config.new_client_from_config(config_file=str(api.kubeconfig)))
+
+
+def _pod(name: str, *containers: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": "nim"},
+        "spec": {"restartPolicy": "Never", "containers": [{"name": c, "image": "busybox:1"} for c in containers]},
+    }
+
+
+def test_pods_are_validated_as_kube_apiserver_validates_them(api: ApiServer) -> None:
+    core = _core(api)
+    assert core.create_namespaced_pod("nim", _pod("ok", "main")).metadata.uid
+    for broken, field in [
+        (_pod("none"), "spec.containers"),
+        (
+            {**_pod("bad", "main"), "spec": {**_pod("bad", "main")["spec"], "restartPolicy": "Sometimes"}},
+            "restartPolicy",
+        ),
+        (_pod("twice", "main", "main"), "spec.containers[1].name"),
+    ]:
+        with pytest.raises(ApiException) as refused:
+            core.create_namespaced_pod("nim", broken)
+        assert refused.value.status == 422, refused.value.body
+        assert any(field in c["field"] for c in json.loads(refused.value.body)["details"]["causes"]), refused.value.body
+    with pytest.raises(ApiException) as missing:
+        core.create_namespaced_pod(
+            "elsewhere", {**_pod("ok", "main"), "metadata": {"name": "ok", "namespace": "elsewhere"}}
+        )
+    assert missing.value.status == 404  # no such namespace
+
+
+def test_a_pods_log_is_what_its_container_printed_once_it_runs(api: ApiServer) -> None:
+    core = _core(api)
+    core.create_namespaced_pod("nim", _pod("probe", "main"))
+    with pytest.raises(ApiException) as waiting:
+        core.read_namespaced_pod_log("probe", "nim")
+    message = json.loads(waiting.value.body)["message"]
+    assert waiting.value.status == 400 and 'container "main" in pod "probe" is waiting to start' in message
+    core.patch_namespaced_pod_status("probe", "nim", {"status": {"phase": "Running"}})
+    api.set_log("nim", "probe", "main", 'schema_version: 2.0.0\nprofiles: []\n{"a": 1}\n')
+    assert core.read_namespaced_pod_log("probe", "nim") == 'schema_version: 2.0.0\nprofiles: []\n{"a": 1}\n'
+    raw = core.read_namespaced_pod_log("probe", "nim", container="main", _preload_content=False)
+    assert (
+        raw.headers["Content-Type"].startswith("text/plain")
+        and raw.data == b'schema_version: 2.0.0\nprofiles: []\n{"a": 1}\n'
+    )
+
+
+@pytest.mark.parametrize(
+    ("pod", "container", "status", "says"),
+    [
+        ("gone", "", 404, 'pods "gone" not found'),
+        ("two", "", 400, "a container name must be specified for pod two, choose one of: [a b]"),
+        ("two", "c", 400, "container c is not valid for pod two"),
+    ],
+)
+def test_a_log_that_cannot_be_read_says_why(api: ApiServer, pod: str, container: str, status: int, says: str) -> None:
+    core = _core(api)
+    core.create_namespaced_pod("nim", _pod("two", "a", "b"))
+    core.patch_namespaced_pod_status("two", "nim", {"status": {"phase": "Running"}})
+    with pytest.raises(ApiException) as refused:
+        core.read_namespaced_pod_log(pod, "nim", **({"container": container} if container else {}))
+    assert refused.value.status == status and says in json.loads(refused.value.body)["message"], refused.value.body
+
+
+def test_nodes_are_listed_by_their_gpu_labels(api: ApiServer) -> None:
+    core = _core(api)
+    for name, product in [("gpu-a", "NVIDIA-H100-80GB-HBM3"), ("gpu-b", "NVIDIA-L40S"), ("cpu", None)]:
+        labels = {"nvidia.com/gpu.product": product} if product else {"kubernetes.io/os": "linux"}
+        core.create_node({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels}})
+    found = core.list_node(label_selector="nvidia.com/gpu.product").items
+    assert sorted(n.metadata.labels["nvidia.com/gpu.product"] for n in found) == [
+        "NVIDIA-H100-80GB-HBM3",
+        "NVIDIA-L40S",
+    ]

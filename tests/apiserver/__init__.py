@@ -111,6 +111,7 @@ class ApiServer:
         self.store.feature_gates = frozenset(feature_gates)
         self.faults = Faults()
         self.requests: list[Request] = []
+        self.logs: dict[tuple[str, str, str], str] = {}  # (namespace, pod, container) → what it printed
         self.httpd = _Server(("127.0.0.1", 0), _handler(self))
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_port}"
@@ -176,7 +177,7 @@ class ApiServer:
 
     def handle(
         self, method: str, raw_path: str, headers: Any, body: bytes
-    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+    ) -> tuple[int, dict[str, Any] | str, dict[str, str]]:
         split = urlsplit(raw_path)
         query = {k: v[-1] for k, v in parse_qs(split.query).items()}
         try:
@@ -194,7 +195,7 @@ class ApiServer:
 
     def _route(
         self, method: str, path: str, query: dict[str, str], content_type: str, body: bytes
-    ) -> tuple[int, dict[str, Any]]:
+    ) -> tuple[int, dict[str, Any] | str]:
         if path == "/debug/requests":  # for benchmarks in another process: what this server has seen
             writes = sum(1 for r in self.requests if r.write)
             return 200, {"total": len(self.requests), "writes": writes}
@@ -203,6 +204,10 @@ class ApiServer:
         if path in ("/api", "/apis") or re.fullmatch(r"/api/v1|/apis/[^/]+/[^/]+", path):
             return 200, self._discovery(path)
         res, ns, name, sub = self._parse(path)
+        if sub == "log":
+            if res.plural != "pods" or method != "GET":
+                raise ApiError(405 if res.plural == "pods" else 404, "MethodNotAllowed", "the log is read with GET")
+            return 200, self._log(ns, name, query.get("container", ""))
         dry = query.get("dryRun") == "All"
         manager = query.get("fieldManager", "")
         if method == "GET":
@@ -245,7 +250,7 @@ class ApiServer:
     def _parse(self, path: str) -> tuple[Resource, str, str, str]:
         m = re.fullmatch(
             r"/(?:api/(?P<cv>v1)|apis/(?P<g>[^/]+)/(?P<v>[^/]+))"
-            r"(?:/namespaces/(?P<ns>[^/]+))?/(?P<plural>[^/]+)(?:/(?P<name>[^/]+))?(?:/(?P<sub>status))?",
+            r"(?:/namespaces/(?P<ns>[^/]+))?/(?P<plural>[^/]+)(?:/(?P<name>[^/]+))?(?:/(?P<sub>status|log))?",
             path,
         )
         if not m:
@@ -255,6 +260,29 @@ class ApiServer:
         if res is None:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         return res, m["ns"] or "", m["name"] or "", m["sub"] or ""
+
+    def set_log(self, namespace: str, pod: str, container: str, text: str) -> None:
+        """What a container printed, as the kubelet would serve it through the ``log`` subresource."""
+        self.logs[(namespace, pod, container)] = text
+
+    def _log(self, ns: str, name: str, container: str) -> str:
+        """kube-apiserver's pods/log: the pod must exist, the container be named when there are several, and
+        have started (a Pending pod's container is "waiting to start")."""
+        pods = self.store.resource("", "v1", "pods")
+        assert pods is not None
+        pod = self.store.get(pods, ns, name)  # 404 as the API server says it
+        names = [c["name"] for c in (pod.get("spec") or {}).get("containers") or []]
+        if not container:
+            if len(names) != 1:
+                message = f"a container name must be specified for pod {name}, choose one of: [{' '.join(names)}]"
+                raise ApiError(400, "BadRequest", message)
+            container = names[0]
+        if container not in names:
+            raise ApiError(400, "BadRequest", f"container {container} is not valid for pod {name}")
+        if (pod.get("status") or {}).get("phase", "Pending") == "Pending":
+            message = f'container "{container}" in pod "{name}" is waiting to start: ContainerCreating'
+            raise ApiError(400, "BadRequest", message)
+        return self.logs.get((ns, name, container), "")
 
     def _discovery(self, path: str) -> dict[str, Any]:
         resources = self.store.resources()
@@ -364,9 +392,10 @@ def _handler(api: ApiServer) -> type[BaseHTTPRequestHandler]:
                         self.headers.get("User-Agent", ""),
                     )
                 )
-            data = json.dumps(payload).encode()
+            text = isinstance(payload, str)  # a pod's log is plain text, as kube-apiserver serves it
+            data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
             self.send_response(code)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", "text/plain" if text else "application/json")
             self.send_header("Content-Length", str(len(data)))
             for key, value in extra.items():
                 self.send_header(key, value)

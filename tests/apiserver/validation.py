@@ -32,6 +32,7 @@ SCHEMA_KINDS = (
     "HorizontalPodAutoscaler",
     "Ingress",
     "Namespace",
+    "Pod",
 )
 
 
@@ -46,7 +47,10 @@ def check(obj: dict[str, Any], gates: frozenset[str] = frozenset()) -> Causes:
     out: Causes = _duplicate_keys(obj, "") if kind in SCHEMA_KINDS else []
     _meta(obj.get("metadata") or {}, "metadata", out)
     spec = obj.get("spec") or {}
-    if kind == "Deployment":
+    if kind == "Pod":  # ValidatePod: the pod spec as in a template, any restart policy
+        _pod({"spec": spec}, "", ("Always", "OnFailure", "Never"), out)
+        out[:] = [(field.removeprefix("."), message) for field, message in out]
+    elif kind == "Deployment":
         _deployment(spec, out)
     elif kind == "Job":
         _pod(spec.get("template") or {}, "spec.template", ("OnFailure", "Never"), out)
