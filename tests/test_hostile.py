@@ -250,10 +250,18 @@ def test_loop_mode_outlives_a_hostile_proxy(repo: Path, tmp_path: Path, proxy: i
     command += ["--retries", "0", "--interval", "1s"]
     env = {**os.environ, "HOME": str(tmp_path)}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    time.sleep(6)  # the first runs fail on the proxy's 502 page; the loop backs off and tries again
+    assert process.stdout is not None
+    seen, deadline = [], time.monotonic() + 20
+    # the first runs fail on the proxy's 502 page; the loop backs off and tries again: wait for the second failure
+    while sum(line.startswith("error: ") for line in seen) < 2 and time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
     alive = process.poll() is None
     process.send_signal(signal.SIGTERM)
-    out, _ = process.communicate(timeout=30)
+    rest, _ = process.communicate(timeout=30)
+    out = "".join(seen) + rest
     assert alive, out
     assert out.count("error: ") >= 2 and "Traceback" not in out, out
 
