@@ -4,6 +4,7 @@ workflow command we did not write, bad input is one line and exit 2, and no secr
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -328,3 +329,19 @@ def test_a_file_of_millions_of_nodes_fails_alone_fast_and_small(
     assert done.stdout.count(says) == 2 and "Valid: 10, Invalid: 0" in done.stdout  # the rest is still judged
     peak_kib = int(done.stderr.strip().splitlines()[-1])
     assert peak_kib < 300 * 1024, peak_kib  # the run's own peak, both files included
+
+
+@pytest.mark.parametrize("fmt", ["text", "github", "json"])
+def test_a_file_of_many_broken_documents_prints_a_bounded_number_of_lines(tmp_path: Path, fmt: str) -> None:
+    folder = tmp_path / "clusters" / "demo"
+    folder.mkdir(parents=True)
+    (folder / "many.yaml").write_text("".join(f"---\nkind: Nope{i}\n" for i in range(150)))
+    code, out = cli("validate", str(tmp_path / "clusters"), "-o", fmt)
+    assert code == 2
+    naming = [line for line in out.splitlines() if "many.yaml" in line]
+    if fmt == "json":
+        assert len(json.loads(out)["problems"]) == 150  # machine-readable output keeps them all
+        return
+    assert len(naming) == 101, len(naming)  # 100 problems, then how many more
+    assert "50 more problems not shown" in naming[-1] and "Errors: 150" in out
+    assert injected(out) == []

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 
 from reconciler import yaml_text
 from reconciler.errors import MAX_MESSAGE, Problem, Severity, printable
@@ -16,6 +17,28 @@ from reconciler.report.model import Check, Entry, Format, Row, RunReport
 def problem_line(p: Problem) -> str:
     """``path:line: field: message``; warnings say so (the one way a problem is written as text)."""
     return str(p)
+
+
+MAX_PROBLEMS_PER_FILE = 100  # a hostile file of 60,000 broken documents must not print 60,000 lines
+
+
+def _shown(problems: Sequence[Problem], line: Callable[[Problem], str], more: Callable[[str, int], str]) -> list[str]:
+    """The lines of ``problems``, at most ``MAX_PROBLEMS_PER_FILE`` per file, then one line per file saying how
+    many more there are (the summary counts them all; ``-o json`` lists them all)."""
+    lines, per_file = [], Counter[str]()
+    for p in problems:
+        per_file[p.where.path] += 1
+        if per_file[p.where.path] <= MAX_PROBLEMS_PER_FILE:
+            lines.append(line(p))
+    return lines + [more(path, n - MAX_PROBLEMS_PER_FILE) for path, n in per_file.items() if n > MAX_PROBLEMS_PER_FILE]
+
+
+def _more_text(path: str, n: int) -> str:
+    return f"{printable(path)}: {n} more problems not shown (the summary counts them; -o json lists them all)"
+
+
+def _more_github(path: str, n: int) -> str:
+    return f"::warning file={_escape_property(path)},title=more problems::{n} more problems not shown in this file"
 
 
 def summary_line(check: Check) -> str:
@@ -33,7 +56,7 @@ def summary_line(check: Check) -> str:
 
 def check_text(check: Check) -> str:
     """Every problem on a line of its own, then the summary."""
-    lines = [problem_line(p) for p in check.problems]
+    lines = _shown(check.problems, problem_line, _more_text)
     lines.append(summary_line(check))
     return "\n".join(lines) + "\n"
 
@@ -91,7 +114,7 @@ def github_annotation(p: Problem) -> str:
 
 def check_github(check: Check) -> str:
     """Every problem as a GitHub Actions annotation, then the summary."""
-    lines = [github_annotation(p) for p in check.problems]
+    lines = _shown(check.problems, github_annotation, _more_github)
     lines.append(summary_line(check))
     return "\n".join(lines) + "\n"
 
@@ -141,7 +164,7 @@ def run_summary(run: RunReport) -> str:
 
 def run_text(run: RunReport) -> str:
     """A run as text: problems, each object that changed (diffs in a dry run), errors, the summary."""
-    lines = [problem_line(p) for p in run.check.problems]
+    lines = _shown(run.check.problems, problem_line, _more_text)
     if run.check.errors:
         lines.append(summary_line(run.check))
         return "\n".join(lines) + "\n"
@@ -204,7 +227,7 @@ def run_json(run: RunReport) -> str:
 
 def run_github(run: RunReport) -> str:
     """A run as GitHub Actions annotations (problems, failed and blocked objects, errors), then the summary."""
-    lines = [github_annotation(p) for p in run.check.problems]
+    lines = _shown(run.check.problems, github_annotation, _more_github)
     lines += [f"::error title={_escape_property(e.ref)}::{_escape_data(e.error)}" for e in run.entries if e.error]
     lines += [
         f"::warning title={_escape_property(e.ref)}::{_escape_data(e.reason)}"
