@@ -277,9 +277,7 @@ def test_loop_mode_outlives_a_hostile_proxy(repo: Path, tmp_path: Path, proxy: i
         (["--repo", "https://127.0.0.1:9/x?private_token=" + SECRET], "git ls-remote failed"),
     ],
 )
-def test_bad_flags_and_local_files_are_one_line_exit_2(
-    repo: Path, tmp_path: Path, args: list[str], says: str
-) -> None:
+def test_bad_flags_and_local_files_are_one_line_exit_2(repo: Path, tmp_path: Path, args: list[str], says: str) -> None:
     bad = tmp_path / "kubeconfig"
     bad.write_text("apiVersion: v1\nclusters: [\n")
     args = [a.replace("KUBECONFIG", str(bad)) for a in args]
@@ -345,3 +343,26 @@ def test_a_file_of_many_broken_documents_prints_a_bounded_number_of_lines(tmp_pa
     assert len(naming) == 101, len(naming)  # 100 problems, then how many more
     assert "50 more problems not shown" in naming[-1] and "Errors: 150" in out
     assert injected(out) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (
+            {"spec.env": [{"name": "X", "value": "a"}, {"name": "Y", "value": "b"}, {"name": "X", "value": "c"}]},
+            "spec.env[2].name",
+        ),
+        ({"spec.image.pullSecrets": ["ngc-secret", "other", "ngc-secret"]}, "spec.image.pullSecrets[2]"),
+    ],
+)
+def test_a_duplicate_is_reported_at_its_second_entry(tmp_path: Path, change: dict[str, object], field: str) -> None:
+    folder = tmp_path / "clusters" / "demo"
+    folder.mkdir(parents=True)
+    text = dump(NIMCACHE) + "---\n" + dump(variant(NIMSERVICE, change))
+    (folder / "m.yaml").write_text(text)
+    code, out = cli("validate", str(tmp_path / "clusters"))
+    problem = next(line for line in out.splitlines() if "Duplicate value" in line)
+    line = int(problem.split("m.yaml:")[1].split(":")[0])
+    assert code == 2 and f": {field}: " in problem, problem
+    entries = [i + 1 for i, t in enumerate(text.splitlines()) if t.strip() in ("- name: X", "- ngc-secret")]
+    assert line == entries[-1] and len(entries) >= 2, (problem, line, entries)  # the second, not the first

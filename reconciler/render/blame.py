@@ -31,7 +31,8 @@ def refusal(res: NimResource, body: dict[str, Any], violation: Violation, overri
         line = _written_by(override, key, value)
         if line:
             return error(SourceLocation(str(override[0]), line), "", message, "admission", res.doc.where)
-    found = _in_manifest(res, key, value)
+    # a duplicate is the later of two entries: the manifest's last match is the one to point at
+    found = _in_manifest(res, key, value, last=violation.message.startswith("Duplicate value"))
     if found is not None:
         return error(res.doc.at(found), field_path(found), message, "admission")
     if override is not None:
@@ -67,9 +68,12 @@ def _written_by(override: tuple[Path, str], key: str | None, value: Any) -> int:
     return 0
 
 
-def _in_manifest(res: NimResource, key: str | None, value: Any) -> tuple[str | int, ...] | None:
-    """The manifest field that holds ``value`` (under ``key`` preferably), or whose key is ``value``."""
+def _in_manifest(res: NimResource, key: str | None, value: Any, last: bool = False) -> tuple[str | int, ...] | None:
+    """The manifest field that holds ``value`` (under ``key`` preferably), or whose key is ``value``; the last
+    such field when ``last``."""
     leaves = list(_leaves(res.body, ()))
+    if last:
+        leaves.reverse()
     if isinstance(value, dict):  # a map the manifest fed (labels): the entry that differs from ours
         pairs = list(value.items())
         for path, leaf in leaves:
