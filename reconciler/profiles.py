@@ -166,18 +166,17 @@ def select(manifest: Manifest, chosen: Selectors, discovered: Sequence[str] = ()
 
 
 def unmatched(manifest: Manifest, chosen: Selectors) -> list[str]:
-    """The selectors (``tp=4``, ``engine=vllm``, …) that no profile satisfies by itself."""
-    single = [
-        ("precision", Selectors(precision=chosen.precision)),
-        ("tensorParallelism", Selectors(tensor_parallelism=chosen.tensor_parallelism)),
-        ("qosProfile", Selectors(qos_profile=chosen.qos_profile)),
-        ("engine", Selectors(engine=chosen.engine)),
-        ("lora", Selectors(lora=chosen.lora)),
-        ("buildable", Selectors(buildable=chosen.buildable)),
-        ("gpus", Selectors(gpus=chosen.gpus)),
+    """The selectors (``tensorParallelism=4``, ``engine=vllm``, …) that no profile satisfies by itself."""
+    alone = [
+        Selectors(precision=chosen.precision),
+        Selectors(tensor_parallelism=chosen.tensor_parallelism),
+        Selectors(qos_profile=chosen.qos_profile),
+        Selectors(engine=chosen.engine),
+        Selectors(lora=chosen.lora),
+        Selectors(buildable=chosen.buildable),
+        Selectors(gpus=chosen.gpus),
     ]
-    given = [(label, one) for label, one in single if one != Selectors()]
-    return [one.describe() for label, one in given if not select(manifest, one)]
+    return [one.describe() for one in alone if one != Selectors() and not select(manifest, one)]
 
 
 def _same(tag: str, wanted: str) -> bool:

@@ -93,18 +93,12 @@ def _selectors_of(path: Path, name: str | None) -> tuple[str, dict[str, Any]]:
     docs, problems = load_file(path)
     if problems:
         fail(str(problems[0]))
-    caches = [
-        d
-        for d in docs
-        if get(d.body, "kind") == "NIMCache" and (name is None or get(d.body, "metadata", "name") == name)
-    ]
+    all_caches = [d for d in docs if get(d.body, "kind") == "NIMCache"]
+    caches = [d for d in all_caches if name is None or get(d.body, "metadata", "name") == name]
     if len(caches) != 1:
-        found = ", ".join(str(get(d.body, "metadata", "name")) for d in docs if get(d.body, "kind") == "NIMCache")
-        fail(
-            f"{printable(str(path))}: {'no NIMCache' if not caches else 'several NIMCaches'}"
-            + (f" named {printable(name)}" if name else "")
-            + (f" (it has: {printable(found)}; pick one with --name)" if found else "")
-        )
+        found = ", ".join(str(get(d.body, "metadata", "name")) for d in all_caches) or "none"
+        what = ("no NIMCache" + (f" named {name}" if name else "")) if not caches else "several NIMCaches"
+        fail(f"{printable(str(path))}: {printable(what)} (it has: {printable(found)}; pick one with --name)")
     body = caches[0].body
     ngc = get(body, "spec", "source", "ngc")
     if not isinstance(ngc, dict):

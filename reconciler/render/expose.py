@@ -69,9 +69,10 @@ def routes(service: NimResource, ports: dict[str, int], notes: dict[str, str]) -
     routes: dict[str, Any] = {}
     if gateway.get("httpRoutesEnabled", True):
         given = gateway.get("backendRef")
-        # the CRD's defaults, as the API server writes them into the NIMService the operator renders from
-        backend = {"group": "", "kind": "Service", "weight": 1, **given} if given else None
-        backend = backend or {"name": service.name, "port": ports["api"]}
+        if given:  # with the CRD's defaults, as the API server writes them into the NIMService the operator reads
+            backend = {"group": "", "kind": "Service", "weight": 1, **given}
+        else:
+            backend = {"name": service.name, "port": ports["api"]}
         routes["http"] = {**shared, "backend": backend}
     if gateway.get("grpcRoutesEnabled", False) and "grpc" in ports:
         routes["grpc"] = {**shared, "backend": {"name": service.name, "port": ports["grpc"]}}

@@ -18,7 +18,7 @@ from reconciler.documents import NimResource, get
 from reconciler.errors import Problem, error, warning
 from reconciler.objects import MANAGED_BY, MANAGER, SELECTED_PROFILES, SOURCE_ANNOTATION, labels
 from reconciler.objects import pvc_name as cache_pvc_name
-from reconciler.profiles import selectors
+from reconciler.profiles import Selectors, selectors
 from reconciler.refs import field_path
 from reconciler.render.common import (
     CA_INIT_MOUNTS,
@@ -178,8 +178,8 @@ def _profile_args(cache: NimResource, source: dict[str, Any], problems: list[Pro
     if profiles:
         return ["--all"] if "all" in profiles else ["--profiles", *profiles]
     path = ("spec", "source", "ngc", "model")
-    chosen = selectors(get(source, "model") or {}).describe()
-    note = "no selectors given" if chosen == "no selectors" else f"the selectors {chosen} are not applied yet"
+    chosen = selectors(get(source, "model") or {})
+    note = "no selectors given" if chosen == Selectors() else f"the selectors {chosen.describe()} are not applied yet"
     message = (
         f"no profiles pinned ({note}): NIM downloads the profile it picks "
         "for the GPU the caching Job lands on; `reconcile profiles <the image's model_manifest.yaml> --nimcache "

@@ -157,6 +157,13 @@ def _service_port(port: dict[str, Any], at: Path, seen: set[str], named: bool, k
         yield Violation((*at, "nodePort"), f"Forbidden: may not be used when `type` is '{kind}'")
 
 
+def scales_to_zero(metrics: object) -> bool:
+    """Whether HPA ``metrics`` can drive a scale from zero (kube-apiserver: an Object or External metric)."""
+    return isinstance(metrics, list) and any(
+        isinstance(m, dict) and m.get("type") in ("Object", "External") for m in metrics
+    )
+
+
 _SCALE_TO_ZERO = "Forbidden: must specify at least one Object or External metric to support scaling to zero replicas"
 
 
@@ -166,7 +173,7 @@ def _hpa(spec: dict[str, Any]) -> list[Violation]:
     # 0 is taken as a cluster with the HPAScaleToZero gate takes it (validate warns that the gate is needed)
     if isinstance(low, int) and low < 0:
         out.append(invalid(("spec", "minReplicas"), low, "must be greater than or equal to 0"))
-    elif low == 0 and not any((m or {}).get("type") in ("Object", "External") for m in spec.get("metrics") or []):
+    elif low == 0 and not scales_to_zero(spec.get("metrics")):
         out.append(Violation(("spec", "metrics"), _SCALE_TO_ZERO))
     if not isinstance(high, int) or high < 1:
         out.append(invalid(("spec", "maxReplicas"), high, "must be greater than 0"))

@@ -11,6 +11,7 @@ from reconciler import quantity
 from reconciler.documents import Document, get
 from reconciler.errors import Problem
 from reconciler.objects import storage_sources
+from reconciler.validate.admission import scales_to_zero
 from reconciler.validate.common import Check, err, proxy_rules, pvc_rules
 
 # The main container is "<name>-ctr" (a DNS-1123 label of at most 63 characters).
@@ -60,13 +61,6 @@ def _service_scale(doc: Document) -> Iterator[Problem]:
             "running, nothing else can say when to scale up again"
         )
         yield err(doc, ("spec", "scale", "hpa", "minReplicas"), msg, "scale-to-zero")
-
-
-def scales_to_zero(metrics: object) -> bool:
-    """Whether HPA ``metrics`` can drive a scale from zero (kube-apiserver: an Object or External metric)."""
-    return isinstance(metrics, list) and any(
-        isinstance(m, dict) and m.get("type") in ("Object", "External") for m in metrics
-    )
 
 
 def _service_expose(doc: Document) -> Iterator[Problem]:

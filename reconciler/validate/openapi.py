@@ -84,8 +84,12 @@ def _integral_floats(kind: str, body: dict[str, Any]) -> list[Violation]:
     return [
         Violation(path, f"Invalid value: {value!r}: {message}")
         for path, value in _floats(body)
-        if "integer" in _types_at(kind, tuple(p if isinstance(p, str) else 0 for p in path))
+        if "integer" in nim_schema.types_at(_FILE, _objects()["x-kinds"][kind].removeprefix("#"), _shape(path))
     ]
+
+
+def _shape(path: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    return tuple(p if isinstance(p, str) else 0 for p in path)  # every list index as 0: one memo entry per field
 
 
 def _floats(body: Any) -> list[tuple[tuple[str | int, ...], float]]:
@@ -102,46 +106,6 @@ def _floats(body: Any) -> list[tuple[tuple[str | int, ...], float]]:
         elif isinstance(value, float):
             out.append((path, value))
     return out
-
-
-@cache
-def _types_at(kind: str, path: tuple[str | int, ...]) -> frozenset[str]:
-    """The JSON types Kubernetes' schema of ``kind`` allows at ``path`` (list indexes as 0); empty when unknown."""
-    nodes = [_objects()["x-kinds"][kind]]
-    for part in path:
-        nodes = [child for node in _expand(nodes) for child in [_child(node, part)] if child is not None]
-    types: set[str] = set()
-    for node in _expand(nodes):
-        kinds = node.get("type")
-        types.update([kinds] if isinstance(kinds, str) else kinds or [])
-    return frozenset(types)
-
-
-def _expand(nodes: list[Any]) -> list[dict[str, Any]]:
-    """Schema nodes with ``$ref`` (a pointer, or ``#/$defs/…``) followed and ``oneOf`` / ``anyOf`` / ``allOf``
-    branches included."""
-    out, todo = [], list(nodes)
-    while todo:
-        node = todo.pop()
-        if isinstance(node, str):  # a pointer into our file
-            node = {"$ref": node}
-        if not isinstance(node, dict):
-            continue
-        out.append(node)
-        ref = node.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/$defs/"):
-            todo.append(_objects()["$defs"].get(ref.removeprefix("#/$defs/")))
-        for branch in ("oneOf", "anyOf", "allOf"):
-            todo.extend(node.get(branch) or [])
-    return out
-
-
-def _child(node: dict[str, Any], part: str | int) -> Any:
-    if isinstance(part, int):
-        return node.get("items")
-    properties = node.get("properties") or {}
-    extra = node.get("additionalProperties")
-    return properties.get(part, extra if isinstance(extra, dict) else None)
 
 
 def _violations(error: Any) -> list[Violation]:

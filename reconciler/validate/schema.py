@@ -107,17 +107,17 @@ def _integral_floats(doc: Document, kind: str) -> list[Problem]:
     for path, raw in doc.raw.items():
         if not isinstance(get(doc.body, *path), float):
             continue
-        if "integer" in _types_at(kind, tuple(p if isinstance(p, str) else 0 for p in path)):
+        if "integer" in types_at(SCHEMA_FILES[kind], "", tuple(p if isinstance(p, str) else 0 for p in path)):
             message = f"must be an integer, not {raw} (Kubernetes refuses a number with a decimal point here)"
             found.append(error(doc.at(path), field_path(path), message, "schema/type"))
     return found
 
 
 @cache
-def _types_at(kind: str, path: tuple[str | int, ...]) -> frozenset[str]:
-    """The JSON types our schema of ``kind`` allows at ``path`` (list indexes as 0); empty when unknown."""
-    schemas = _schemas()
-    nodes: list[tuple[Any, str]] = [(schemas[SCHEMA_FILES[kind]], SCHEMA_FILES[kind])]
+def types_at(file: str, pointer: str, path: tuple[str | int, ...]) -> frozenset[str]:
+    """The JSON types the schema at ``pointer`` (``/$defs/…``, or ``""`` for the root) of the schema file ``file``
+    allows at ``path`` (list indexes as 0), ``$ref``s followed across files; empty when unknown."""
+    nodes: list[tuple[Any, str]] = [({"$ref": f"{file}#{pointer}"}, file)]
     for part in path:
         nodes = [(child, d) for node, d in _expand(nodes) for child in [_child(node, part)] if child is not None]
     types: set[str] = set()
@@ -127,9 +127,19 @@ def _types_at(kind: str, path: tuple[str | int, ...]) -> frozenset[str]:
     return frozenset(types)
 
 
+@cache
+def _schema_file(name: str) -> Any:
+    """One schema file by name: a manifest schema (read once with the others) or another file of schemas/."""
+    known = _schemas()
+    if name in known:
+        return known[name]
+    path = data_dir("schemas") / name
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
 def _expand(nodes: list[tuple[Any, str]]) -> list[tuple[dict[str, Any], str]]:
     """Schema nodes with their ``$ref`` followed and ``allOf`` / ``anyOf`` / ``oneOf`` branches included."""
-    schemas, out, todo = _schemas(), [], list(nodes)
+    out, todo = [], list(nodes)
     while todo:
         node, doc = todo.pop()
         if not isinstance(node, dict):
@@ -139,7 +149,7 @@ def _expand(nodes: list[tuple[Any, str]]) -> list[tuple[dict[str, Any], str]]:
         if isinstance(ref, str):
             target_doc, _, pointer = ref.partition("#")
             target_doc = target_doc.removeprefix(_BASE) or doc
-            target: Any = schemas.get(target_doc, {})
+            target: Any = _schema_file(target_doc)
             for step in filter(None, pointer.split("/")):
                 target = target.get(step, {}) if isinstance(target, dict) else {}
             todo.append((target, target_doc))
