@@ -11,11 +11,19 @@ nowhere). Types and unknown fields are ``openapi``'s job. An empty list means th
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from functools import lru_cache
 from typing import Any
 
 from reconciler.validate import names, podspec
-from reconciler.validate.violations import Path, Violation, duplicate, invalid, labels, required, unsupported
+from reconciler.validate.violations import (
+    Path,
+    Violation,
+    duplicate,
+    good_key,
+    invalid,
+    labels,
+    required,
+    unsupported,
+)
 
 _ACCESS_MODES = ("ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod")
 _PATH_TYPES = ("Exact", "Prefix", "ImplementationSpecific")
@@ -54,19 +62,15 @@ def _metadata(meta: dict[str, Any], at: Path, kind: str) -> list[Violation]:
 
 
 def _annotations(annotations: dict[str, Any], at: Path) -> list[Violation]:
-    out = [invalid((*at, key), key, names.qualified_name(key) or "") for key in _bad_keys(tuple(annotations))]
-    size = sum(len(str(k)) + len(str(v)) for k, v in annotations.items())
-    # characters first: bytes (what the limit counts) only when the text is long enough to matter
+    out = [invalid((*at, key), key, names.qualified_name(key) or "") for key in annotations if not good_key(key)]
+    # characters first (C-level sums: most objects are far below the limit); bytes, what the limit counts,
+    # only when the text is long enough to matter
+    size = sum(map(len, map(str, annotations))) + sum(map(len, map(str, annotations.values())))
     if size * 4 > names.ANNOTATIONS_BYTES:
         size = sum(len(str(k).encode()) + len(str(v).encode()) for k, v in annotations.items())
         if size > names.ANNOTATIONS_BYTES:
             out.append(Violation(at, f"Too long: must have at most {names.ANNOTATIONS_BYTES} bytes"))
     return out
-
-
-@lru_cache(maxsize=4096)  # the same annotation keys on most objects: judged once per run
-def _bad_keys(keys: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(k for k in keys if names.qualified_name(k))
 
 
 def _template(spec: dict[str, Any], restart: tuple[str, ...]) -> Iterator[Violation]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from reconciler.refs import field_path
@@ -49,33 +48,54 @@ def unsupported(path: Path, value: Any, allowed: Sequence[str]) -> Violation:
     return Violation(path, f"Unsupported value: {_shown(value)}: supported values: " + ", ".join(map(_shown, allowed)))
 
 
+# Keys and values already judged valid in this process. Most objects carry the same few labels, and a
+# set lookup of a str (its hash cached) is far cheaper than memoising whole maps: the offline admission budget
+# (issue 17) is spent here. Only valid strings are kept; capped so a long-running process cannot grow it forever.
+_GOOD_KEYS: set[str] = set()
+_GOOD_VALUES: set[str] = set()
+_GOOD_CAP = 1 << 16
+
+
 def labels(values: Any, at: Path) -> list[Violation]:
     """A label map (or a selector's matchLabels, a nodeSelector): qualified-name keys, label values."""
     if not isinstance(values, dict) or not values:
         return []
-    try:
-        bad = _bad_map(tuple(values.items()))
-    except TypeError:  # a value that cannot be hashed (a list, from an override): no memo
-        bad = _bad_map.__wrapped__(tuple(values.items()))
-    return [invalid((*at, key), shown, detail) for key, shown, detail in bad]
+    out: list[Violation] = []
+    for key, value in values.items():
+        if type(value) is str and good_key(key) and value in _GOOD_VALUES:
+            continue
+        out += _label(key, value, at)
+    return out
 
 
-@lru_cache(maxsize=8192)  # a resource's objects share one label map: judged once per run
-def _bad_map(items: tuple[tuple[Any, Any], ...]) -> tuple[tuple[Any, Any, str], ...]:
-    out: list[tuple[Any, Any, str]] = []
-    for key, value in items:
-        pair = _bad_label(key, value) if isinstance(value, str) else _bad_label.__wrapped__(key, value)
-        out += [(key, shown, detail) for shown, detail in pair]
-    return tuple(out)
+def good_key(key: Any) -> bool:
+    """Whether ``key`` is a valid label or annotation key already seen (a fast, memoised ``qualified_name``)."""
+    if type(key) is not str:
+        return False
+    if key in _GOOD_KEYS:
+        return True
+    if names.qualified_name(key):
+        return False
+    _remember(_GOOD_KEYS, key)
+    return True
 
 
-@lru_cache(maxsize=8192)  # most objects carry the same few labels: each pair is judged once per run
-def _bad_label(key: str, value: Any) -> tuple[tuple[Any, str], ...]:
+def _label(key: Any, value: Any, at: Path) -> list[Violation]:
     out = []
     detail = names.qualified_name(key)
     if detail:
-        out.append((key, detail))
+        out.append(invalid((*at, key), key, detail))
+    else:
+        good_key(key)
     detail = names.label_value(value)
     if detail:
-        out.append((value, detail))
-    return tuple(out)
+        out.append(invalid((*at, key), value, detail))
+    else:
+        _remember(_GOOD_VALUES, value)
+    return out
+
+
+def _remember(good: set[str], text: str) -> None:
+    if len(good) >= _GOOD_CAP:
+        good.clear()
+    good.add(text)
