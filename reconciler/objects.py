@@ -144,6 +144,17 @@ def pvc_name(cache_body: Mapping[str, Any]) -> str:
 
 
 SELECTED_PROFILES = "nvidia.com/selected-profiles"
+# The operator reads an image's OCI label (com.nvidia.nim.model_download_protocol: native-v1) from the registry with
+# the pull secret; we read no Secret and no registry, so the manifest says it (README: departures).
+MODEL_LAYOUT = "nim-reconciler/model-layout"
+NATIVE = "native"
+
+
+def native(body: Mapping[str, Any]) -> bool:
+    """Whether a NIMCache (or a NIMService without one) is annotated as a native (Retriever 2.x) NIM."""
+    return ((body.get("metadata") or {}).get("annotations") or {}).get(MODEL_LAYOUT) == NATIVE
+
+
 CREDENTIALS = ("pullSecret", "authSecret")  # how a source is reached, not what it holds
 
 
@@ -162,6 +173,10 @@ def content(cache_body: Mapping[str, Any]) -> dict[str, Any]:
     found["spec.storage.pvc.subPath"] = (((spec.get("storage") or {}).get("pvc")) or {}).get("subPath")
     profiles = ((cache_body.get("metadata") or {}).get("annotations") or {}).get(SELECTED_PROFILES)
     found[f"metadata.annotations.{SELECTED_PROFILES}"] = profiles
+    # the native layout downloads into another place of the PVC: new content
+    found[f"metadata.annotations.{MODEL_LAYOUT}"] = ((cache_body.get("metadata") or {}).get("annotations") or {}).get(
+        MODEL_LAYOUT
+    )
     return {k: v for k, v in found.items() if v is not None}
 
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.objects import pvc_name
+from reconciler.objects import NATIVE, native, pvc_name
 from reconciler.redaction import redact
 from reconciler.refs import ObjRef
 
@@ -123,6 +123,9 @@ def nimcache(view: CacheView, previous: Obj, now: str, error: str = "") -> dict[
         "conditions": [_condition(k, ok, r, m, before, now, generation) for k, ok, r, m in found],
         "observedGeneration": generation,
     }
+    if native(view.body):  # as the operator: the type shows from the start, a native cache lists no profiles
+        status["type"] = NATIVE
+        return status
     profiles = ((view.body.get("spec") or {}).get("source") or {}).get("ngc", {}).get("model", {}) or {}
     selected = [p for p in profiles.get("profiles") or [] if p != "all"]
     if state == READY and selected:

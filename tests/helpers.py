@@ -4,7 +4,9 @@ and the steps of a run against the API test server (each what a user or a contro
 from __future__ import annotations
 
 import http.server
+import os
 import re
+import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +22,21 @@ from reconciler.documents import Document, load_text
 from .apiserver import ApiServer
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+
+
+def _shared() -> Path:
+    """The team's shared reference (NVIDIA's samples): beside the repository, or beside the one this checkout was
+    cloned from (CI runs in a fresh clone elsewhere); NIM_RECONCILER_SHARED names it explicitly."""
+    if os.environ.get("NIM_RECONCILER_SHARED"):
+        return Path(os.environ["NIM_RECONCILER_SHARED"])
+    beside = REPO.parent / "shared"
+    if beside.is_dir():
+        return beside
+    origin = subprocess.run(["git", "-C", str(REPO), "remote", "get-url", "origin"], capture_output=True, text=True)
+    return Path(origin.stdout.strip()).parent / "shared" if origin.returncode == 0 else beside
+
+
+SHARED = _shared()
 SAMPLES = SHARED / "reference" / "nvidia-samples"
 OUR_COMMAND = re.compile(r"^::(error|warning) (file=|title=)")  # the only workflow commands we write
 DEMO_NAMESPACES = ("nim-service", "nemoguard", "nim-init-demo")  # what the example repo's manifests use

@@ -1,4 +1,5 @@
-"""NVIDIA's own samples (../shared/reference/nvidia-samples) as a compatibility corpus.
+"""NVIDIA's own samples as a compatibility corpus: ../shared/reference/nvidia-samples and the newer set
+nvidia-samples-919 (model-free, NIM 3, Retriever 2.x, no pre-caching, scheduling, sidecars, Ray multi-node).
 
 In scope: every NIMCache, and the NIMServices under serving/standalone/. Each sample file is checked on its own
 (the samples reuse names across files).
@@ -15,7 +16,9 @@ from reconciler.errors import Severity
 
 from .helpers import SAMPLES
 
-pytestmark = pytest.mark.skipif(not SAMPLES.is_dir(), reason="../shared/reference/nvidia-samples is not present")
+SNAPSHOTS = {"nvidia-samples": SAMPLES, "nvidia-samples-919": SAMPLES.with_name("nvidia-samples-919")}
+# no silent skip: both snapshots are part of the shared reference this repository is built against
+assert all(root.is_dir() for root in SNAPSHOTS.values()), SNAPSHOTS
 
 # Known defects in the samples: (file, line, field, rule). The corpus README names full/llm.yaml and
 # routers/ingress/llm.yaml; three more samples also set replicas beside scale.enabled, which the operator's own
@@ -29,10 +32,8 @@ DEFECTS = {
 }
 
 
-def in_scope() -> list[str]:
-    if not SAMPLES.is_dir():
-        return []
-    files = sorted(str(p.relative_to(SAMPLES)) for p in SAMPLES.rglob("*.yaml"))
+def in_scope(root: Path = SAMPLES) -> list[str]:
+    files = sorted(str(p.relative_to(root)) for p in root.rglob("*.yaml"))
     return [
         f
         for f in files
@@ -55,9 +56,13 @@ def errors(path: Path) -> list[tuple[int, str, str]]:
     return [(p.where.line, p.field, p.rule) for p in check.problems if p.severity is Severity.ERROR]
 
 
-@pytest.mark.parametrize("name", in_scope())
-def test_in_scope_sample_validates_or_shows_its_known_defect(name: str) -> None:
-    assert errors(SAMPLES / name) == DEFECTS.get(name, [])
+EVERY_IN_SCOPE = [(snapshot, name) for snapshot, root in SNAPSHOTS.items() for name in in_scope(root)]
+
+
+@pytest.mark.parametrize(("snapshot", "name"), EVERY_IN_SCOPE)
+def test_in_scope_sample_validates_or_shows_its_known_defect(snapshot: str, name: str) -> None:
+    # the newer set keeps the old defects, at the same lines
+    assert errors(SNAPSHOTS[snapshot] / name) == DEFECTS.get(name, [])
 
 
 def test_the_known_defect_message_points_to_the_right_place() -> None:
@@ -75,17 +80,28 @@ OUT_OF_SCOPE = {
     "serving/advanced/dra/manual/llm.yaml": "draResources (dynamic resource allocation) is not supported",
     "serving/advanced/epp/nimservice.yaml": "eppConfig (endpoint picker) is not supported",
 }
+OUT_OF_SCOPE_919 = {
+    **OUT_OF_SCOPE,
+    "serving/advanced/multi-node/multi-node-nimservice-ray.yaml": "multiNode (LeaderWorkerSet + Ray multi-node",
+    "serving/kserve/standard/model-free.yaml": "kserve (KServe InferenceService) is not supported",
+}
 
 
-@pytest.mark.parametrize(("name", "message"), sorted(OUT_OF_SCOPE.items()))
-def test_out_of_scope_sample_is_reported_as_not_supported(name: str, message: str) -> None:
-    check, _ = pipeline.check_paths([SAMPLES / name])
+@pytest.mark.parametrize(
+    ("snapshot", "name", "message"),
+    [("nvidia-samples", *item) for item in sorted(OUT_OF_SCOPE.items())]
+    + [("nvidia-samples-919", *item) for item in sorted(OUT_OF_SCOPE_919.items())],
+)
+def test_out_of_scope_sample_is_reported_as_not_supported(snapshot: str, name: str, message: str) -> None:
+    check, _ = pipeline.check_paths([SNAPSHOTS[snapshot] / name])
     assert not check.ok
     assert any(message in p.message for p in check.problems)
 
 
-def test_every_out_of_scope_sample_is_rejected_cleanly() -> None:
-    others = [p for p in SAMPLES.rglob("*.yaml") if str(p.relative_to(SAMPLES)) not in in_scope()]
+@pytest.mark.parametrize("snapshot", sorted(SNAPSHOTS))
+def test_every_out_of_scope_sample_is_rejected_cleanly(snapshot: str) -> None:
+    root = SNAPSHOTS[snapshot]
+    others = [p for p in root.rglob("*.yaml") if str(p.relative_to(root)) not in in_scope(root)]
     assert others
     for path in others:
         check, _ = pipeline.check_paths([path])
@@ -93,14 +109,15 @@ def test_every_out_of_scope_sample_is_rejected_cleanly() -> None:
         assert any("not supported" in p.message for p in check.problems), path
 
 
-@pytest.mark.parametrize("name", [n for n in in_scope() if n not in DEFECTS])
-def test_in_scope_sample_renders_valid_kubernetes_objects(name: str) -> None:
+@pytest.mark.parametrize(("snapshot", "name"), [(s, n) for s, n in EVERY_IN_SCOPE if n not in DEFECTS])
+def test_in_scope_sample_renders_valid_kubernetes_objects(snapshot: str, name: str) -> None:
     from reconciler.render.renderer import Renderer
 
     from . import k8s_openapi
 
-    _, validated = pipeline.check_paths([SAMPLES / name])
-    rendered = Renderer().render(validated.resources, "samples", SAMPLES)
+    root = SNAPSHOTS[snapshot]
+    _, validated = pipeline.check_paths([root / name])
+    rendered = Renderer().render(validated.resources, "samples", root)
     assert [p for p in rendered.problems if p.severity is Severity.ERROR] == []
     assert rendered.objects
     for obj in rendered.objects:

@@ -1,6 +1,8 @@
 """Render contexts for a NIMCache's PVC and caching Job, as NVIDIA's operator builds them (pure).
 
 Departures from the operator, each on purpose:
+- the native layout (Retriever 2.x) is taken when the NIMCache carries ``nim-reconciler/model-layout: native``:
+  the operator reads the image's OCI label from the registry with the pull secret, which we never read;
 - no manifest probe pod: explicit ``profiles`` (or a ``nvidia.com/selected-profiles`` annotation) are passed to
   ``download-to-cache``; selectors alone give no profile arguments (NIM picks for the GPU it runs on) and a warning;
 - no ``nim-cache-sa`` ServiceAccount / SCC Role (OpenShift only): the Job runs as the namespace's default account;
@@ -16,7 +18,7 @@ from typing import Any
 
 from reconciler.documents import NimResource, get
 from reconciler.errors import Problem, error, warning
-from reconciler.objects import MANAGED_BY, MANAGER, SELECTED_PROFILES, SOURCE_ANNOTATION, labels
+from reconciler.objects import MANAGED_BY, MANAGER, SELECTED_PROFILES, SOURCE_ANNOTATION, labels, native
 from reconciler.objects import pvc_name as cache_pvc_name
 from reconciler.profiles import Selectors, selectors
 from reconciler.refs import field_path
@@ -39,6 +41,7 @@ from reconciler.render.common import (
     pvc_context,
 )
 
+NATIVE_MODEL, NATIVE_KERNELS = "/model", "/opt/cache"
 DEFAULT_NODE_SELECTOR = {"feature.node.kubernetes.io/pci-10de.present": "true"}
 CACHE_VOLUME = "nim-cache-volume"
 
@@ -92,12 +95,19 @@ def _job(cache: NimResource, site: Site, own: dict[str, str], problems: list[Pro
     kind = source_kind(cache)
     source = get(spec, "source", "ngc" if kind.startswith("ngc") else kind) or {}
     uid, gid = spec.get("userID", DEFAULT_UID), spec.get("groupID", DEFAULT_GID)
-    command, args, operator_env = _command(cache, kind, source, problems)
-    mounts = [
-        {"name": CACHE_VOLUME, "mountPath": MODEL_STORE, **_sub_path(cache)},
-        {"name": "scratch", "mountPath": "/scratch"},
-    ]
-    env = merge_env(operator_env, env_list(spec.get("env")))
+    scratch = {"name": "scratch", "mountPath": "/scratch"}
+    command: list[str]
+    args: list[str]
+    if native(cache.body):
+        # the NIM image itself downloads its one model and exits: no command; the operator's env wins over the
+        # user's (it is tied to the mounts), the model under /model/<name> so NIMs can share one PVC
+        command, args, operator_env = [], [], native_env(cache.name)
+        mounts = [*native_mounts(CACHE_VOLUME, _sub_path(cache)), scratch]
+        env = merge_env(merge_env(operator_env, env_list(spec.get("env"))), operator_env)
+    else:
+        command, args, operator_env = _command(cache, kind, source, problems)
+        mounts = [{"name": CACHE_VOLUME, "mountPath": MODEL_STORE, **_sub_path(cache)}, scratch]
+        env = merge_env(operator_env, env_list(spec.get("env")))
     inits = [_user_init(ic, env, mounts) for ic in spec.get("initContainers") or []]
     volumes: list[dict[str, Any]] = [
         {"name": CACHE_VOLUME, "persistentVolumeClaim": {"claimName": pvc_name(cache)}},
@@ -141,6 +151,22 @@ def _job(cache: NimResource, site: Site, own: dict[str, str], problems: list[Pro
         "volumes": volumes,
         "init_containers": inits,
     }
+
+
+def native_env(cache: str) -> Env:
+    """The native caching Job's download-only switch and the model's place (the operator's NativeModelPath)."""
+    return [
+        {"name": "NIM_ENGINE_MODEL_DOWNLOAD_ONLY", "value": "1"},
+        {"name": "NIM_ENGINE_MODEL_PATH", "value": f"{NATIVE_MODEL}/{cache}"},
+    ]
+
+
+def native_mounts(volume: str, sub_path: dict[str, str]) -> list[dict[str, Any]]:
+    """A native NIM's model store: the weights at /model and the compiled kernels at /opt/cache, one volume."""
+    return [
+        {"name": volume, "mountPath": NATIVE_MODEL, **sub_path},
+        {"name": volume, "mountPath": NATIVE_KERNELS, **sub_path},
+    ]
 
 
 def _sub_path(cache: NimResource) -> dict[str, str]:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.documents import NimResource, get
-from reconciler.objects import SOURCE_ANNOTATION, cache_name, labels, storage_sources
+from reconciler.objects import SOURCE_ANNOTATION, cache_name, labels, native, storage_sources
 from reconciler.render import expose
 from reconciler.render.common import (
     CA_INIT_MOUNTS,
@@ -34,7 +34,7 @@ from reconciler.render.common import (
     pvc_context,
     with_defaults,
 )
-from reconciler.render.nimcache import pvc_name, source_kind
+from reconciler.render.nimcache import NATIVE_MODEL, native_mounts, pvc_name, source_kind
 
 DEFAULT_PORT = 8000
 PROBES = {
@@ -101,8 +101,10 @@ def build(service: NimResource, site: Site, caches: Caches) -> dict[str, Any]:
 def _deployment(service: NimResource, ports: dict[str, int], cache: NimResource | None) -> dict[str, Any]:
     spec = service.spec
     image = spec["image"]
-    env = _env(service, ports, cache)
-    volumes, mounts = _volumes(service, cache)
+    # the operator takes the cache's layout (its status.type); without a cache, the service's own
+    layout_native = native(cache.body) if cache is not None else native(service.body)
+    env = _env(service, ports, cache, layout_native)
+    volumes, mounts = _volumes(service, cache, layout_native)
     pull_policy = image.get("pullPolicy")
     # Init containers see the model store as the NIM does (with the cache's sub-path), and /scratch when it exists.
     init_mounts = [m for m in mounts if m["name"] in ("model-store", "scratch")]
@@ -147,7 +149,7 @@ def _replicas(service: NimResource) -> int | None:
     return replicas if isinstance(replicas, int) else None
 
 
-def _env(service: NimResource, ports: dict[str, int], cache: NimResource | None) -> Env:
+def _env(service: NimResource, ports: dict[str, int], cache: NimResource | None, layout_native: bool) -> Env:
     spec = service.spec
     auth = spec.get("authSecret")
     env: Env = [
@@ -168,8 +170,10 @@ def _env(service: NimResource, ports: dict[str, int], cache: NimResource | None)
     if spec.get("proxy"):
         env = merge_env(env, proxy_env(spec["proxy"]))
     kind = source_kind(cache) if cache is not None else None
-    if kind in ("hf", "ngc-universal") and cache is not None:
+    if kind in ("hf", "ngc-universal") and cache is not None and not layout_native:
         env += [e for e in _universal_env(cache, kind) if e["name"] not in {x["name"] for x in env}]
+    if layout_native:
+        env = _native_env(env, auth, f"{NATIVE_MODEL}/{cache.name}" if cache is not None else NATIVE_MODEL)
     model_name = next((e.get("value") for e in env if e["name"] == "NIM_MODEL_NAME"), None)
     if auth and (kind in ("hf", "dataStore") or str(model_name or "").startswith("hf://")):
         rest = [e for e in env if e["name"] not in ("NGC_API_KEY", "HF_TOKEN")]
@@ -177,6 +181,17 @@ def _env(service: NimResource, ports: dict[str, int], cache: NimResource | None)
     profile = get(spec, "storage", "nimCache", "profile")
     if profile and not any(e["name"] == "NIM_MODEL_PROFILE" for e in env):
         env.append({"name": "NIM_MODEL_PROFILE", "value": profile})
+    return env
+
+
+def _native_env(env: Env, auth: str | None, model: str) -> Env:
+    """A native NIM reads its model from ``model`` (operator-owned: it wins) and takes either credential: both
+    keys optional, since a Secret holding only an HF token must not stop the pod; none without a Secret."""
+    env = merge_env(env, [{"name": "NIM_ENGINE_MODEL_PATH", "value": model}])
+    env = [e for e in env if e["name"] != "NGC_API_KEY"]
+    if auth:
+        keys = [_secret_env("NGC_API_KEY", auth, optional=True), _secret_env("HF_TOKEN", auth, optional=True)]
+        env = merge_env(env, keys)
     return env
 
 
@@ -197,17 +212,20 @@ def _universal_env(cache: NimResource, kind: str) -> Env:
     ]
 
 
-def _volumes(service: NimResource, cache: NimResource | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _volumes(
+    service: NimResource, cache: NimResource | None, layout_native: bool
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     storage = get(service.spec, "storage") or {}
     shm: dict[str, Any] = {"medium": "Memory"}
     if storage.get("sharedMemorySizeLimit") is not None:
         shm["sizeLimit"] = storage["sharedMemorySizeLimit"]
     model, sub = _model_store(service, cache)
     volumes = [{"name": "dshm", "emptyDir": shm}, {"name": "model-store", **model}]
-    mounts: list[dict[str, Any]] = [
-        {"name": "dshm", "mountPath": "/dev/shm"},
-        {"name": "model-store", "mountPath": MODEL_STORE, **({"subPath": sub} if sub else {})},
-    ]
+    sub_path = {"subPath": sub} if sub else {}
+    dshm = {"name": "dshm", "mountPath": "/dev/shm"}
+    mounts: list[dict[str, Any]] = [dshm, {"name": "model-store", "mountPath": MODEL_STORE, **sub_path}]
+    if layout_native:  # weights at /model, compiled kernels at /opt/cache (kept across restarts); the operator's order
+        mounts = [*native_mounts("model-store", sub_path), dshm]
     if get(service.spec, "initContainers") or get(service.spec, "sidecarContainers"):
         volumes.append({"name": "scratch", "emptyDir": {}})
         mounts.append({"name": "scratch", "mountPath": "/scratch"})

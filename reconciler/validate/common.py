@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from reconciler.documents import Document, NimResource, get
 from reconciler.errors import Problem, error
 from reconciler.kinds import API_VERSION, CUSTOM_KINDS, MANIFEST_KINDS
-from reconciler.objects import cache_name
+from reconciler.objects import MODEL_LAYOUT, NATIVE, cache_name
 from reconciler.refs import ObjRef, SourceLocation, field_path
 
 Path = tuple[str | int, ...]
@@ -42,8 +42,11 @@ def check_unsupported(doc: Document) -> list[Problem]:
     features: list[tuple[Path, str]] = []
     if get(spec, "inferencePlatform") == "kserve":
         features.append((("spec", "inferencePlatform"), "inferencePlatform: kserve (KServe InferenceService)"))
-    if get(spec, "multiNode") is not None:
-        features.append((("spec", "multiNode"), "multiNode (LeaderWorkerSet multi-node serving)"))
+    multi = get(spec, "multiNode")
+    if multi is not None:
+        ray = get(multi, "ray") is not None or get(multi, "backendType") == "ray"
+        kind = "LeaderWorkerSet + Ray" if ray else "LeaderWorkerSet"
+        features.append((("spec", "multiNode"), f"multiNode ({kind} multi-node serving)"))
     if get(spec, "draResources") is not None:
         features.append((("spec", "draResources"), "draResources (dynamic resource allocation)"))
     if get(spec, "expose", "router", "eppConfig") is not None:
@@ -55,6 +58,15 @@ def check_unsupported(doc: Document) -> list[Problem]:
 
 
 Check = Callable[[Document], Iterator[Problem]]
+
+
+def layout_rule(doc: Document) -> Iterator[Problem]:
+    """The ``nim-reconciler/model-layout`` annotation, when given, says ``native``."""
+    path: Path = ("metadata", "annotations", MODEL_LAYOUT)
+    value = get(doc.body, *path)
+    if value is not None and value != NATIVE:
+        msg = f"must be {NATIVE!r} (a Retriever 2.x NIM: model at /model and /opt/cache) or left out, not {value!r}"
+        yield err(doc, path, msg, "model-layout")
 
 
 def err(doc: Document, path: Path, message: str, rule: str) -> Problem:

@@ -11,7 +11,7 @@ from typing import Any
 
 from reconciler.documents import Document, get
 from reconciler.errors import Problem
-from reconciler.validate.common import Check, err, proxy_rules, pvc_rules
+from reconciler.validate.common import Check, err, layout_rule, proxy_rules, pvc_rules
 
 # Job names carry "-job-" and an 8-character spec hash and, like every label value, stay within 63 characters.
 MAX_NIMCACHE_NAME = 63 - len("-job-") - 8
@@ -97,6 +97,7 @@ _NIMCACHE_CHECKS: Sequence[Check] = (
     proxy_rules,
     _cache_name,
     _cache_user,
+    layout_rule,
 )
 
 # --- across documents -------------------------------------------------------------------------------------

@@ -10,9 +10,9 @@ from collections.abc import Iterator, Sequence
 from reconciler import quantity
 from reconciler.documents import Document, get
 from reconciler.errors import Problem
-from reconciler.objects import storage_sources
+from reconciler.objects import MODEL_LAYOUT, storage_sources
 from reconciler.validate.admission import scales_to_zero
-from reconciler.validate.common import Check, err, proxy_rules, pvc_rules
+from reconciler.validate.common import Check, err, layout_rule, proxy_rules, pvc_rules
 
 # The main container is "<name>-ctr" (a DNS-1123 label of at most 63 characters).
 MAX_NIMSERVICE_NAME = 63 - len("-ctr")
@@ -36,6 +36,10 @@ def _service_storage(doc: Document) -> Iterator[Problem]:
         yield err(doc, (*base, "nimCache", "name"), "required when nimCache.profile is set", "nimcache-profile")
     if "pvc" in present:
         yield from pvc_rules(doc, (*base, "pvc"))
+    if get(storage, "nimCache", "name") and get(doc.body, "metadata", "annotations", MODEL_LAYOUT) is not None:
+        # as the operator: with a NIMCache, the cache's layout decides (its status.type)
+        msg = "set it on the NIMCache: a NIMService that uses a NIMCache takes the cache's model layout"
+        yield err(doc, ("metadata", "annotations", MODEL_LAYOUT), msg, "model-layout")
     shm = get(storage, "sharedMemorySizeLimit")
     value = quantity.try_parse(shm)
     if shm is not None and value is not None and value <= 0:
@@ -135,4 +139,5 @@ _CHECKS: Sequence[Check] = (
     proxy_rules,
     _service_name,
     _service_claims,
+    layout_rule,
 )
