@@ -149,3 +149,18 @@ def test_declaring_a_ready_cache_native_is_refused_as_a_content_change(tmp_path:
         code, output = run(api, root)
         assert code == 3, output
         assert f"NIMCache/nim-service/{NAME} blocked (metadata.annotations.{LAYOUT}: the content of a Ready" in output
+
+
+def test_profiles_or_selectors_on_a_native_cache_are_warned_as_ignored(tmp_path: Path) -> None:
+    def selectors(docs: list[dict[str, Any]]) -> None:
+        docs[0]["spec"]["source"]["ngc"]["model"] = {"engine": "tensorrt_llm", "tensorParallelism": "1"}
+
+    for root, expected in (
+        (sample_repo(tmp_path / "plain", {LAYOUT: "native"}), []),
+        (sample_repo(tmp_path / "selectors", {LAYOUT: "native"}, selectors), ["native-ignores-profiles"]),
+    ):
+        check, _ = pipeline.check_paths([root / "clusters" / "demo"], rendered=True)
+        warned = [(p.rule, p.field) for p in check.problems if p.severity is Severity.WARNING]
+        # no "no profiles pinned" either: a native NIM has no profiles to pin
+        assert [r for r, _ in warned] == expected, warned
+        assert all(f == "spec.source.ngc.model" for _, f in warned)

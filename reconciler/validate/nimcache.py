@@ -10,7 +10,9 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from reconciler.documents import Document, get
-from reconciler.errors import Problem
+from reconciler.errors import Problem, warning
+from reconciler.objects import MODEL_LAYOUT, SELECTED_PROFILES, native
+from reconciler.refs import field_path
 from reconciler.validate.common import Check, err, layout_rule, proxy_rules, pvc_rules
 
 # Job names carry "-job-" and an 8-character spec hash and, like every label value, stay within 63 characters.
@@ -59,6 +61,18 @@ def _profiles(doc: Document, model: Any) -> Iterator[Problem]:
         yield err(doc, (*base, "profiles"), msg, "profiles-all-alone")
 
 
+def _native_selection(doc: Document) -> Iterator[Problem]:
+    """A native NIM downloads its one model: profiles and selectors would be ignored (as the operator does)."""
+    if not native(doc.body):
+        return
+    model = get(doc.body, "spec", "source", "ngc", "model")
+    given = [k for k in ("profiles", *_SELECTORS) if isinstance(model, dict) and model.get(k) not in (None, "", [])]
+    if given or get(doc.body, "metadata", "annotations", SELECTED_PROFILES) is not None:
+        path = ("spec", "source", "ngc", "model") if given else ("metadata", "annotations", SELECTED_PROFILES)
+        msg = f"ignored: a native ({MODEL_LAYOUT}: native) NIM downloads its one model, with no profile selection"
+        yield warning(doc.at(path), field_path(path), msg, "native-ignores-profiles")
+
+
 def _cache_storage(doc: Document) -> Iterator[Problem]:
     storage = get(doc.body, "spec", "storage")
     if not isinstance(storage, dict):
@@ -98,6 +112,7 @@ _NIMCACHE_CHECKS: Sequence[Check] = (
     _cache_name,
     _cache_user,
     layout_rule,
+    _native_selection,
 )
 
 # --- across documents -------------------------------------------------------------------------------------
