@@ -171,12 +171,10 @@ def content(cache_body: Mapping[str, Any]) -> dict[str, Any]:
         else:
             found[f"spec.source.{kind}"] = block
     found["spec.storage.pvc.subPath"] = (((spec.get("storage") or {}).get("pvc")) or {}).get("subPath")
-    profiles = ((cache_body.get("metadata") or {}).get("annotations") or {}).get(SELECTED_PROFILES)
-    found[f"metadata.annotations.{SELECTED_PROFILES}"] = profiles
-    # the native layout downloads into another place of the PVC: new content
-    found[f"metadata.annotations.{MODEL_LAYOUT}"] = ((cache_body.get("metadata") or {}).get("annotations") or {}).get(
-        MODEL_LAYOUT
-    )
+    annotations = (cache_body.get("metadata") or {}).get("annotations") or {}
+    # pinned profiles, and the native layout (it downloads into another place of the PVC)
+    for key in (SELECTED_PROFILES, MODEL_LAYOUT):
+        found[f"metadata.annotations.{key}"] = annotations.get(key)
     return {k: v for k, v in found.items() if v is not None}
 
 

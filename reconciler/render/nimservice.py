@@ -176,8 +176,7 @@ def _env(service: NimResource, ports: dict[str, int], cache: NimResource | None,
         env = _native_env(env, auth, f"{NATIVE_MODEL}/{cache.name}" if cache is not None else NATIVE_MODEL)
     model_name = next((e.get("value") for e in env if e["name"] == "NIM_MODEL_NAME"), None)
     if auth and (kind in ("hf", "dataStore") or str(model_name or "").startswith("hf://")):
-        rest = [e for e in env if e["name"] not in ("NGC_API_KEY", "HF_TOKEN")]
-        env = [_secret_env("NGC_API_KEY", auth, optional=True), _secret_env("HF_TOKEN", auth), *rest]
+        env = _credentials(env, auth, hf_optional=False)
     profile = get(spec, "storage", "nimCache", "profile")
     if profile and not any(e["name"] == "NIM_MODEL_PROFILE" for e in env):
         env.append({"name": "NIM_MODEL_PROFILE", "value": profile})
@@ -189,10 +188,13 @@ def _native_env(env: Env, auth: str | None, model: str) -> Env:
     keys optional, since a Secret holding only an HF token must not stop the pod; none without a Secret."""
     env = merge_env(env, [{"name": "NIM_ENGINE_MODEL_PATH", "value": model}])
     env = [e for e in env if e["name"] != "NGC_API_KEY"]
-    if auth:
-        keys = [_secret_env("NGC_API_KEY", auth, optional=True), _secret_env("HF_TOKEN", auth, optional=True)]
-        env = merge_env(env, keys)
-    return env
+    return _credentials(env, auth, hf_optional=True) if auth else env
+
+
+def _credentials(env: Env, auth: str, hf_optional: bool) -> Env:
+    """``NGC_API_KEY`` (optional) and ``HF_TOKEN`` from ``auth`` first, in place of any entries of those names."""
+    keys = [_secret_env("NGC_API_KEY", auth, optional=True), _secret_env("HF_TOKEN", auth, optional=hf_optional)]
+    return merge_env(env, keys)
 
 
 def _secret_env(name: str, secret: str, optional: bool = False) -> dict[str, Any]:

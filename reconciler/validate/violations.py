@@ -82,11 +82,9 @@ def good_key(key: Any) -> bool:
 
 def _label(key: Any, value: Any, at: Path) -> list[Violation]:
     out = []
-    detail = names.qualified_name(key)
+    detail = None if good_key(key) else names.qualified_name(key)
     if detail:
         out.append(invalid((*at, key), key, detail))
-    else:
-        good_key(key)
     detail = names.label_value(value)
     if detail:
         out.append(invalid((*at, key), value, detail))
