@@ -36,6 +36,16 @@ def wall(cli: str | list[str], root: Path) -> float:
     return time.perf_counter() - t0
 
 
+def inside_a_run(root: Path, repeat: int) -> float:
+    """The checks' own time inside whole dry runs (fresh processes, cold memo tables, as a run is): the median."""
+    driver = [sys.executable, str(Path(__file__).with_name("dry_run.py")), "--time-checks"]
+    spent = []
+    for _ in range(repeat):
+        done = subprocess.run([*driver, "--dry-run", "--offline", "--cluster", "bench"], cwd=root, capture_output=True)
+        spent.append(float(done.stderr.decode().rsplit("checks: ", 1)[1].split()[0]))
+    return statistics.median(spent)
+
+
 def checks_alone(root: Path, repeat: int) -> tuple[int, float]:
     validated = validate(documents.load_paths([root / "clusters" / "bench"]).documents)
     bodies = [o.body for o in Renderer().render(validated.resources, "bench", root).objects]
@@ -71,9 +81,16 @@ def main() -> None:
             print(f"{label:20} median {statistics.median(seen):.3f} s (min {min(seen):.3f}, max {max(seen):.3f})")
         ratio = statistics.median(times["with the checks"]) / statistics.median(times["without the checks"])
         print(f"the added checks: with / without = {ratio:.3f} (budget 1.15)")
+        # each round's two runs are neighbours in time: their ratio is less exposed to the machine's drift
+        pairs = zip(times["with the checks"], times["without the checks"], strict=True)
+        paired = statistics.median(a / b for a, b in pairs)
+        print(f"the same, median of each round's with / without = {paired:.3f}")
         if args.before:
             before = statistics.median(times["with the checks"]) / statistics.median(times["--before"])
             print(f"with / --before = {before:.3f}")
+        inside = inside_a_run(root, args.repeat)
+        without = statistics.median(times["without the checks"])
+        print(f"the checks inside a run: {inside:.3f} s = {inside / without:.1%} of the run without them")
         count, alone = checks_alone(root, args.repeat)
         print(f"admission checks alone: {alone:.3f} s for {count} objects ({alone / count * 1e6:.1f} µs each)")
     finally:

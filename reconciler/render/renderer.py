@@ -27,12 +27,12 @@ from jinja2.sandbox import SandboxedEnvironment
 from reconciler.datafiles import data_dir
 from reconciler.documents import NimResource, get, walk
 from reconciler.errors import Problem, UsageError, error
-from reconciler.kinds import BY_KIND, CUSTOM_KINDS
+from reconciler.kinds import BY_KIND
 from reconciler.objects import SOURCE_ANNOTATION, DesiredObject, labels
 from reconciler.refs import ObjRef
-from reconciler.render import blame, nimcache, nimservice, shapes, yaml_subset
+from reconciler.render import admit, nimcache, nimservice, shapes, yaml_subset
 from reconciler.render.common import Site, with_defaults
-from reconciler.validate import admission, openapi
+from reconciler.validate import openapi
 
 NIMCACHE_TEMPLATES = ("nimcache/nimcache.yaml.j2", "nimcache/persistentvolumeclaim.yaml.j2", "nimcache/job.yaml.j2")
 NIMSERVICE_TEMPLATES = tuple(
@@ -118,7 +118,7 @@ class Renderer:
         """``fast=False`` is the reference path: JSON values, every object parsed by PyYAML (tests compare)."""
         self.fast = fast
         self.overrides = overrides
-        self.refused: list[Problem] = []
+        self.admission = admit.Admission()
         self.overridden: dict[str, tuple[Path, str] | None] = {}
         roots = [str(data_dir("templates"))]
         if overrides is not None:
@@ -149,7 +149,6 @@ class Renderer:
         repo_root = repo_root.resolve()
         objects: list[DesiredObject] = []
         problems: list[Problem] = []
-        self.refused = problems
         for res in resources:
             site = Site(cluster, _relative(res.doc.where.path, repo_root))
             self.tokens.forget()
@@ -163,6 +162,7 @@ class Renderer:
             except (RenderError, jinja2.TemplateError, ValueError, TypeError, KeyError) as exc:
                 where = res.doc.where
                 problems.append(error(where, "", f"{res.ref}: cannot render: {exc}", "render"))
+        problems += self.admission.refusals()
         objects.sort(key=DesiredObject.sort_key)
         return Rendered(objects, problems + _collisions(objects))
 
@@ -205,17 +205,8 @@ class Renderer:
         def make(template: str, ctx: dict[str, Any], name: str, owner: ObjRef | None) -> DesiredObject:
             body = (self.fast and self._fast(template, ctx)) or _parse(self._text(template, ctx), template, self.fast)
             _check(body, template, name, res.namespace)
-            override = self._override(template)
-            # Offline admission: what kube-apiserver would refuse, refused here first. A custom resource from the
-            # shipped template is the manifest itself (its spec passed through, already checked against the same
-            # schema): only its metadata needs looking at.
-            shipped_resource = override is None and body["kind"] in CUSTOM_KINDS
-            # A shipped template writes no float of its own (the golden and corpus tests: no float in an integer field
-            # of any fixture or sample), so one can only come from an override or a manifest holding one: look then.
-            floats = override is not None or in_manifest
-            refused = (not shipped_resource and openapi.schema_violations(body, floats)) or admission.admit(body)
-            if refused:
-                self.refused += [blame.refusal(res, body, v, override) for v in refused]
+            # offline admission: what kube-apiserver would refuse, refused here first (judged after the render)
+            self.admission.add(res, body, self._override(template), in_manifest)
             return DesiredObject(body, owner, res.doc.where)
 
         return make

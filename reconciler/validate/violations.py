@@ -60,9 +60,15 @@ def labels(values: Any, at: Path) -> list[Violation]:
     """A label map (or a selector's matchLabels, a nodeSelector): qualified-name keys, label values."""
     if not isinstance(values, dict) or not values:
         return []
+    keys, good = _GOOD_KEYS, _GOOD_VALUES
+    for key, value in values.items():  # the common case: every pair seen before, no call made
+        if type(value) is not str or key not in keys or value not in good:
+            break
+    else:
+        return []
     out: list[Violation] = []
     for key, value in values.items():
-        if type(value) is str and good_key(key) and value in _GOOD_VALUES:
+        if type(value) is str and good_key(key) and value in good:
             continue
         out += _label(key, value, at)
     return out
