@@ -22,6 +22,9 @@ class Kind:
     api_version: str
     plural: str
     namespaced: bool = True
+    # a label our objects of this kind also carry, to tell them from others with our labels (the revision
+    # record is a ConfigMap too); observe lists by it
+    marker: str = ""
 
     def path(self, namespace: str = "", name: str = "") -> str:
         """The REST path: ``/api/v1/namespaces/ns/services/name``, ``/apis/batch/v1/jobs`` …"""
@@ -35,6 +38,9 @@ ORDER: tuple[Kind, ...] = (
     NAMESPACE,  # declared in clusters/<cluster>/: before everything that goes in it
     Kind("NIMCache", API_VERSION, "nimcaches"),
     Kind("PersistentVolumeClaim", "v1", "persistentvolumeclaims"),
+    # a NIMCache's model manifest probe and what it read (selection.py): before the Job they decide
+    Kind("ConfigMap", "v1", "configmaps", marker="nimcache"),
+    Kind("Pod", "v1", "pods", marker="nimcache"),
     Kind("Job", "batch/v1", "jobs"),
     Kind("NIMService", API_VERSION, "nimservices"),
     Kind("ServiceAccount", "v1", "serviceaccounts"),

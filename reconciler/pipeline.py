@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from reconciler import documents, layout
-from reconciler.cluster import apply, lock, observe, waiting, writeback
+from reconciler.cluster import apply, lock, observe, probe, waiting, writeback
 from reconciler.cluster import record as records
 from reconciler.cluster.api import ClusterApi
+from reconciler.documents import NimResource
 from reconciler.errors import ReconcilerError
-from reconciler.objects import DesiredObject
+from reconciler.objects import DesiredObject, cache_name
 from reconciler.options import Mode, Options
 from reconciler.plan import compare, gate, ownership, prune
 from reconciler.plan.changes import Action, Change, Plan
@@ -30,6 +31,7 @@ from reconciler.plan.ownership import Inventory
 from reconciler.refs import ObjRef
 from reconciler.render.renderer import Renderer
 from reconciler.report.model import Check, Entry, RunReport
+from reconciler.selection import Selection
 from reconciler.validate.check import Validated, silence, validate
 
 __all__ = ["Options", "Render", "check_paths", "reconcile", "render"]
@@ -44,6 +46,9 @@ class Render:
     cluster: str
     check: Check
     objects: list[DesiredObject]
+    resources: tuple[NimResource, ...] = ()  # what was rendered, to render again with the cluster's selections
+    root: Path = Path(".")
+    templates: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,7 @@ class Seen:
     pods: dict[tuple[str, str], list[dict[str, Any]]]
     plan: Plan
     inventory: Inventory  # what our runs created, as this look found it recorded (or rebuilt it)
+    objects: list[DesiredObject]  # the rendered objects, with the probing caches' as the cluster decided them
 
 
 def check_paths(
@@ -105,7 +111,9 @@ def render(options: Options) -> Render:
     rendered = renderer.render(validated.resources, where.cluster, where.root)
     found = silence(rendered.problems, [r.doc for r in validated.resources], options.ignore)
     check = check.counted(sorted([*check.problems, *found], key=lambda p: p.sort_key()))
-    return Render(where.cluster, check, list(rendered.objects) if check.ok else [])
+    resources = tuple(validated.resources)
+    return Render(where.cluster, check, list(rendered.objects) if check.ok else [], resources, where.root,
+                  options.templates)  # fmt: skip
 
 
 def reconcile(options: Options) -> RunReport:
@@ -186,12 +194,30 @@ def _look(api: ClusterApi, options: Options, result: Render, inventory: Inventor
     live = observe.observe(api, result.cluster, options.namespaces)
     pods = observe.caching_pods(api, live)
     ours = inventory if inventory is not None else Inventory.bootstrap(live)
-    planned = compare.plan(result.objects, live, options.prune, revision=options.revision, inventory=ours)
+    caches = [o.body for o in result.objects if o.ref.kind == "NIMCache"]
+    chosen = probe.selections(api, caches, live, confined=bool(options.namespaces))
+    objects = _selected(result, chosen)
+    planned = compare.plan(objects, live, options.prune, revision=options.revision, inventory=ours)
+    planned = replace(planned, selections=chosen)
     existing = observe.existing(api, {c.ref for c in planned.of(Action.CREATED)}, live, options.namespaces)
-    claimed = ownership.claim(planned, result.objects, live, existing, ours, options.adopt)
-    gated = gate.gate(claimed, result.objects, live, pods, _now(), retry_failed=options.retry_failed)
+    claimed = ownership.claim(planned, objects, live, existing, ours, options.adopt)
+    gated = gate.gate(claimed, objects, live, pods, _now(), retry_failed=options.retry_failed)
     users = observe.pods_in(api, sorted(prune.claimed(gated)))  # only where a PVC would be deleted
-    return Seen(live, pods, prune.keep_in_use(gated, live, users), ours)
+    return Seen(live, pods, prune.keep_in_use(gated, live, users), ours, objects)
+
+
+def _selected(result: Render, chosen: dict[ObjRef, Selection]) -> list[DesiredObject]:
+    """The rendered objects, with each probing cache's (and its NIMServices') rendered again for its selection:
+    the probe Pod while probing, the manifest ConfigMap and the Job's profiles once known."""
+    if not chosen:
+        return result.objects
+    names = {(r.namespace, r.name) for r in chosen}
+    again = [r for r in result.resources if (r.namespace, r.name if r.kind == "NIMCache" else cache_name(r.body))
+             in names]  # fmt: skip
+    redone = Renderer(result.templates).render(again, result.cluster, result.root, chosen).objects
+    replaced = {r.ref for r in again}
+    kept = [o for o in result.objects if o.ref not in replaced and o.owner not in replaced]
+    return sorted([*kept, *redone], key=DesiredObject.sort_key)
 
 
 @dataclass(frozen=True)
@@ -209,7 +235,7 @@ def _apply(api: ClusterApi, options: Options, result: Render, seen: Seen, stoppi
     """
     done = apply.execute(seen.plan, api, stop=stopping)
     objects = writeback.current(seen.live, done.outcomes)
-    inventory = ownership.after(objects, [d.ref for d in result.objects], set(seen.plan.foreign), seen.inventory)
+    inventory = ownership.after(objects, [d.ref for d in seen.objects], set(seen.plan.foreign), seen.inventory)
     if done.interrupted:
         report = RunReport(result.cluster, result.check, options.mode, _outcomes(seen.plan, done), interrupted=True)
         return Applied(report, inventory)

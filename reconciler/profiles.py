@@ -19,9 +19,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
-
-import yaml
 
 from reconciler.errors import ReconcilerError, printable
 
@@ -98,27 +97,34 @@ def selectors(model: Mapping[str, Any]) -> Selectors:
     )
 
 
-class _Loader(yaml.CSafeLoader):
-    """The safe loader, reading v1's custom tags (``!workspace``, ``!name``) as the plain values they tag."""
+@cache
+def _loader() -> type[Any]:
+    """The safe loader, reading v1's custom tags (``!workspace``, ``!name``) as the plain values they tag (made on
+    first use: the cluster seam's state modules import this module's values and must not load PyYAML)."""
+    import yaml
 
+    def untagged(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            return loader.construct_mapping(node, deep=True)
+        if isinstance(node, yaml.SequenceNode):
+            return loader.construct_sequence(node, deep=True)
+        return loader.construct_scalar(node)  # type: ignore[arg-type]
 
-def _untagged(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.MappingNode):
-        return loader.construct_mapping(node, deep=True)
-    if isinstance(node, yaml.SequenceNode):
-        return loader.construct_sequence(node, deep=True)
-    return loader.construct_scalar(node)  # type: ignore[arg-type]
+    class Loader(yaml.CSafeLoader):
+        pass
 
-
-_Loader.add_multi_constructor("!", _untagged)
+    Loader.add_multi_constructor("!", untagged)
+    return Loader
 
 
 def parse(text: str, name: str) -> Manifest:
     """The manifest in ``text`` (read from ``name``), or ``ProfileError``."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_MANIFEST_BYTES:
         raise ProfileError(f"{printable(name)}: over {MAX_MANIFEST_BYTES // 1024} KiB: not a model manifest")
+    import yaml
+
     try:
-        data = yaml.load(text, Loader=_Loader)  # a safe loader: only plain values are built
+        data = yaml.load(text, Loader=_loader())  # a safe loader: only plain values are built
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""

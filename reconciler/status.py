@@ -19,6 +19,7 @@ from typing import Any
 from reconciler.objects import NATIVE, native, pvc_name
 from reconciler.redaction import redact
 from reconciler.refs import ObjRef
+from reconciler.selection import MODEL_FREE, Selection, Stage
 
 NOT_READY, PVC_CREATED, STARTED, PENDING, IN_PROGRESS, READY, FAILED = (
     "NotReady",
@@ -35,6 +36,15 @@ PVC_COND, JOB_CREATED, JOB_PENDING, JOB_COMPLETED = (
     "NIM_CACHE_JOB_PENDING",
     "NIM_CACHE_JOB_COMPLETED",
 )
+# ours (the operator keeps selection in an annotation and its logs): where the model manifest probe stands
+SELECTION_COND = "NIM_CACHE_PROFILES_SELECTED"
+_SELECTION_REASONS = {
+    Stage.PROBING: "ProbingModelManifest",
+    Stage.SELECTED: "ProfilesSelected",
+    Stage.MODEL_FREE: "ModelFree",
+    Stage.NO_MATCH: "NoProfilesSelected",
+    Stage.UNREADABLE: "ModelManifestUnreadable",
+}
 
 Obj = Mapping[str, Any]
 
@@ -49,9 +59,16 @@ class CacheView:
     pvc: Obj | None
     job: Obj | None
     pods: Sequence[Obj] = ()
+    selection: Selection | None = None  # where profile selection in the cluster stands (a probing cache only)
 
 
-def cache_view(cache: Obj, objects: Mapping[ObjRef, Obj], job_name: str, pods: Sequence[Obj] = ()) -> CacheView:
+def cache_view(
+    cache: Obj,
+    objects: Mapping[ObjRef, Obj],
+    job_name: str,
+    pods: Sequence[Obj] = (),
+    selection: Selection | None = None,
+) -> CacheView:
     """The view of a NIMCache from the objects at hand (an existing PVC named with create: false counts as there:
     it is not ours, so we do not read it)."""
     namespace = cache["metadata"].get("namespace", "")
@@ -59,7 +76,7 @@ def cache_view(cache: Obj, objects: Mapping[ObjRef, Obj], job_name: str, pods: S
     created = (((cache.get("spec") or {}).get("storage") or {}).get("pvc") or {}).get("create") is True
     pvc = objects.get(ObjRef("PersistentVolumeClaim", namespace, name)) if created else {"metadata": {"name": name}}
     job = objects.get(ObjRef("Job", namespace, job_name)) if job_name else None
-    return CacheView(cache, name, job_name, pvc, job, pods)
+    return CacheView(cache, name, job_name, pvc, job, pods, selection)
 
 
 def _condition(
@@ -101,6 +118,11 @@ def nimcache(view: CacheView, previous: Obj, now: str, error: str = "") -> dict[
     if view.pvc is not None:
         state = PVC_CREATED
         found.append((PVC_COND, True, "PVCCreated", "The PVC has been created for caching NIM model"))
+    chosen = view.selection
+    if chosen is not None:
+        found.append((SELECTION_COND, chosen.stage in (Stage.SELECTED, Stage.MODEL_FREE), *_selected(chosen)))
+        if chosen.stage in (Stage.NO_MATCH, Stage.UNREADABLE):
+            state = FAILED
     if view.job is not None:
         state = _job_state(view.job, view.pods, found)
     elif previous.get("job") == view.job_name and previous.get("state") in (READY, FAILED):
@@ -126,11 +148,30 @@ def nimcache(view: CacheView, previous: Obj, now: str, error: str = "") -> dict[
     if native(view.body):  # as the operator: the type shows from the start, a native cache lists no profiles
         status["type"] = NATIVE
         return status
+    if chosen is not None and chosen.stage is Stage.MODEL_FREE:
+        status["type"] = MODEL_FREE  # kept: a later run knows the image holds no manifest without probing again
     profiles = ((view.body.get("spec") or {}).get("source") or {}).get("ngc", {}).get("model", {}) or {}
     selected = [p for p in profiles.get("profiles") or [] if p != "all"]
-    if state == READY and selected:
+    if state == READY and chosen is not None and chosen.profiles:  # as the operator: what the manifest says
+        status["profiles"] = [
+            {"name": p.id, "model": p.model, "release": p.release, "config": dict(p.tags)} for p in chosen.profiles
+        ]
+    elif state == READY and selected:
         status["profiles"] = [{"name": p} for p in selected]
     return status
+
+
+def _selected(chosen: Selection) -> tuple[str, str]:
+    """The reason and message of the selection condition."""
+    if chosen.stage is Stage.SELECTED and not chosen.profiles:  # a Hugging Face / DataStore cache: nothing to pick
+        return "ModelManifestRead", "the model manifest was read from the image"
+    if chosen.stage is Stage.SELECTED:
+        return _SELECTION_REASONS[chosen.stage], "selected from the model manifest: " + ", ".join(
+            p.id for p in chosen.profiles
+        )
+    if chosen.stage is Stage.MODEL_FREE:
+        return _SELECTION_REASONS[chosen.stage], "the image holds no model manifest: a model-free NIM"
+    return _SELECTION_REASONS[chosen.stage], chosen.detail
 
 
 def _job_state(job: Obj, pods: Sequence[Obj], found: list[tuple[str, bool, str, str]]) -> str:

@@ -54,14 +54,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
     ours = [r for r in SEEN if r.agent.endswith(("(reconcile)", "(status)"))]
     cluster_rules, state_rules = deploy_rules()
-    refused = [
-        line
-        for line in denied(cluster_rules + state_rules, ours, set())
-        if "/leases/" not in line and "/configmaps/" not in line
-    ]
     # The run lock and the record live in the run's own namespace: the state Role's, bound there (the tests run
-    # outside a pod, where that namespace is `default`, standing in for `nim-reconciler`).
-    state = [r for r in ours if "/leases" in r.path or "/configmaps" in r.path]
+    # outside a pod, where that namespace is `default`, standing in for `nim-reconciler`). Other ConfigMaps (a
+    # NIMCache's kept model manifest) are the ClusterRole's.
+    own = ("/namespaces/default/configmaps", "/namespaces/nim-reconciler/configmaps")
+    state = [r for r in ours if "/leases" in r.path or r.path.startswith(tuple(f"/api/v1{o}" for o in own))]
+    refused = denied(cluster_rules + state_rules, [r for r in ours if r not in state], set())
     refused += denied(state_rules, state, {"default", "nim-reconciler"})
     # A run confined with --namespace: the namespaced Role, bound in every namespace it used, and nothing else.
     confined = [r for r in SEEN if r.agent.endswith("(reconcile namespaced)")]

@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from reconciler.cli.main import main
 from reconciler.documents import Document, load_text
+from reconciler.selection import GPU_PRODUCT
 
 from .apiserver import ApiServer
 
@@ -94,9 +95,49 @@ def complete_jobs(api: ApiServer) -> None:
             api.store.apply(jobs, namespace, name, body, "job-controller", True, False, "status")
 
 
+# What a NIM image's manifest probe prints (schema v1, two profiles): the kubelet player's default log.
+PROBE_LOG = """\
+tensorrt_llm-h100-fp16-tp1-throughput:
+  model: meta/llama-3.2-1b-instruct
+  release: '1.12.0'
+  tags: {llm_engine: tensorrt_llm, precision: fp16, tp: '1', profile: throughput, gpu: H100, gpu_device: 2331:10de}
+vllm-fp16-tp1:
+  model: meta/llama-3.2-1b-instruct
+  release: '1.12.0'
+  tags: {llm_engine: vllm, precision: fp16, tp: '1'}
+"""
+
+
+def kubelet(api: ApiServer, log: str = PROBE_LOG, phase: str = "Running") -> list[str]:
+    """What the kubelet does for every model manifest probe Pod: run it (``phase``) and keep what it printed
+    (``log``, served by ``pods/log``). Returns the probe Pods' names."""
+    pods = api.store.resource("", "v1", "pods")
+    assert pods is not None
+    names = []
+    for (_, namespace, name), pod in list(api.store.objects.items()):
+        if pod["kind"] == "Pod" and "nimcache" in (pod["metadata"].get("labels") or {}):
+            body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": namespace}}
+            api.store.apply(pods, namespace, name, {**body, "status": {"phase": phase}}, "kubelet", True, False,
+                            "status")  # fmt: skip
+            api.set_log(namespace, name, "nim-cache-ctr", log)
+            names.append(name)
+    return names
+
+
+def gpu_node(api: ApiServer, name: str = "gpu-0", product: str = "NVIDIA-H100-80GB-HBM3") -> None:
+    """A node whose GPU feature discovery labelled its GPU product."""
+    nodes = api.store.resource("", "v1", "nodes")
+    assert nodes is not None
+    body = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": {GPU_PRODUCT: product}}}
+    api.store.apply(nodes, "", name, body, "kubelet", True, False)
+
+
 def converge(api: ApiServer, repo: Path, *args: str) -> tuple[int, str]:
-    """CRDs installed, a first run, the caches Ready, a second run: everything is deployed."""
+    """CRDs installed, a first run (probe Pods made), the probes run, a second run (the caching Jobs made), the
+    caches Ready, a third run: everything is deployed."""
     install(api)
+    run(api, repo, *args)
+    kubelet(api)
     run(api, repo, *args)
     complete_jobs(api)
     return run(api, repo, *args)

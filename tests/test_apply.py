@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from reconciler.cli.main import main
 
 from .apiserver import ApiServer, Fault
-from .helpers import DEMO_NAMESPACES, REPO, complete_jobs, converge, edit, install, live, run, write_kubeconfig
+from .helpers import DEMO_NAMESPACES, REPO, complete_jobs, converge, edit, install, kubelet, live, run, write_kubeconfig
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +40,14 @@ def test_install_crds_then_first_apply_creates_everything(api: ApiServer, repo: 
     assert code == 0, out
     assert "Applied to cluster demo: 30 created" in out and "2 waiting" in out
     assert "► Deployment/nemoguard/content-safety waiting (waiting for NIMCache content-safety-cache (NotReady))" in out
+    assert sum(k[0] == "pods" for k in api.store.objects) == 7  # the manifest probes first
+    assert all(j.startswith("meta-llama-3-2-1b-instruct-profiles-job-") for j in live(api, "Job"))  # pinned
+    kubelet(api)
+    code, out = run(api, repo)
+    assert code == 0 and "14 created" in out and "7 pruned" in out  # 7 caching Jobs, 7 manifests; the probes go
     complete_jobs(api)
     code, out = run(api, repo)
-    assert code == 0 and "2 created" in out and "30 unchanged" in out
+    assert code == 0 and "2 created" in out and "37 unchanged" in out
 
 
 def test_children_carry_a_controller_reference_and_every_write_is_our_server_side_apply(
@@ -72,15 +77,15 @@ def test_second_run_makes_no_write_and_reports_no_change(converged: tuple[ApiSer
     api, repo = converged
     before = len(api.requests)
     code, out = run(api, repo)
-    assert code == 0 and "0 created, 0 configured, 0 replaced, 0 pruned, 32 unchanged" in out
+    assert code == 0 and "0 created, 0 configured, 0 replaced, 0 pruned, 39 unchanged" in out
     second = api.requests[before:]
     # nothing drifted and the record says this render was applied: a read-only run, not even the lock is taken
     assert [r for r in second if r.write] == []
     assert len(second) <= 20  # CRD checks + one LIST per kind, whatever the number of objects
     lists = [r for r in second if r.method == "GET" and "labelSelector" in r.query]
-    assert len(lists) == 13 and all("nim-reconciler/cluster=demo" in r.query["labelSelector"] for r in lists)
+    assert len(lists) == 15 and all("nim-reconciler/cluster=demo" in r.query["labelSelector"] for r in lists)
     code, out = run(api, repo, "--dry-run")
-    assert code == 0 and "0 to create, 0 to configure, 0 to prune, 32 unchanged" in out
+    assert code == 0 and "0 to create, 0 to configure, 0 to prune, 39 unchanged" in out
     assert [r for r in api.requests[before:] if r.write] == []
 
 
@@ -129,6 +134,7 @@ def test_a_removed_env_var_is_removed_from_the_cluster(api: ApiServer, repo: Pat
 
 def test_a_removed_manifest_prunes_its_objects_but_nothing_else(api: ApiServer, repo: Path) -> None:
     converge(api, repo)
+    before = len(api.requests)  # the probe Pods deleted while converging are not this run's
     next(repo.rglob("content-safety.yaml")).unlink()
     code, out = run(api, repo)
     assert code == 0, out
@@ -142,7 +148,7 @@ def test_a_removed_manifest_prunes_its_objects_but_nothing_else(api: ApiServer, 
     assert "► NIMCache/nemoguard/content-safety-cache pruned" in out and f"► {pvc} pruned" in out
     assert not [k for k in api.store.objects if k[1] == "nemoguard" and k[0] != "events"]
     assert len([k for k in api.store.objects if k[0] == "nimcaches"]) == 7
-    deletes = [r for r in api.requests if r.method == "DELETE"]
+    deletes = [r for r in api.requests[before:] if r.method == "DELETE"]
     assert {r.query["propagationPolicy"] for r in deletes if "/nimcaches/" in r.path or "/nimservices/" in r.path} == {
         "Orphan"
     }
@@ -160,6 +166,7 @@ def test_prune_guard_failed_validation_prunes_nothing(api: ApiServer, repo: Path
 
 def test_prune_guard_a_failed_apply_prunes_nothing(api: ApiServer, repo: Path) -> None:
     converge(api, repo)
+    before = len(api.requests)  # the probe Pods deleted while converging are not this run's
     next(repo.rglob("content-safety.yaml")).unlink()
     edit(repo, "deepseek-r1-nimcache.yaml", lambda d: d[0]["spec"].update(userID=5))
     api.faults.add(Fault(method="PATCH", path="nimcaches/deepseek", status=422, times=1))
@@ -167,28 +174,31 @@ def test_prune_guard_a_failed_apply_prunes_nothing(api: ApiServer, repo: Path) -
     assert code == 2
     assert "NIMCache/nim-service/deepseek-r1-nimcache failed" in out
     assert "prune guard: an apply failed" in out
-    assert [r for r in api.requests if r.method == "DELETE"] == []
+    assert [r for r in api.requests[before:] if r.method == "DELETE"] == []
 
 
 def test_prune_guard_empty_render_needs_allow_empty(api: ApiServer, repo: Path) -> None:
     converge(api, repo)
+    before = len(api.requests)  # the probe Pods deleted while converging are not this run's
     for path in (repo / "clusters" / "demo").rglob("*.yaml"):
         path.unlink()
     code, out = run(api, repo, "--max-prune", "100")
     assert code == 3 and "the repo renders nothing: pruning everything needs --allow-empty" in out
-    assert [r for r in api.requests if r.method == "DELETE"] == []
-    code, out = run(api, repo, "--max-prune", "100", "--allow-empty")
-    assert code == 0 and len(live(api, "Deployment")) == 0  # the caches go in the next run, once unmounted
-    code, out = run(api, repo, "--max-prune", "100", "--allow-empty")
+    assert [r for r in api.requests[before:] if r.method == "DELETE"] == []
+    wide = ("--max-prune", "100", "--max-prune-per-namespace", "100", "--allow-empty")
+    code, out = run(api, repo, *wide)
+    assert code == 0 and len(live(api, "Deployment")) == 0, out  # the caches go in the next run, once unmounted
+    code, out = run(api, repo, *wide)
     assert code == 0 and len(live(api, "NIMCache")) == 0
 
 
 def test_prune_guard_max_prune(api: ApiServer, repo: Path) -> None:
     converge(api, repo)
+    before = len(api.requests)  # the probe Pods deleted while converging are not this run's
     next(repo.rglob("content-safety.yaml")).unlink()
     code, out = run(api, repo, "--max-prune", "3")
     assert code == 3 and "more than --max-prune 3" in out
-    assert [r for r in api.requests if r.method == "DELETE"] == []
+    assert [r for r in api.requests[before:] if r.method == "DELETE"] == []
 
 
 def test_prune_guard_an_orphaned_pvc_is_kept_with_a_warning_and_the_run_succeeds(api: ApiServer, repo: Path) -> None:
@@ -225,10 +235,11 @@ def test_prune_disabled_annotation_keeps_an_object(api: ApiServer, repo: Path) -
 
 def test_no_prune_leaves_everything(api: ApiServer, repo: Path) -> None:
     converge(api, repo)
+    before = len(api.requests)  # the probe Pods deleted while converging are not this run's
     next(repo.rglob("content-safety.yaml")).unlink()
     code, out = run(api, repo, "--no-prune")
     assert code == 0 and "skipped (prune is off (--no-prune))" in out
-    assert [r for r in api.requests if r.method == "DELETE"] == []
+    assert [r for r in api.requests[before:] if r.method == "DELETE"] == []
 
 
 @pytest.mark.parametrize(
@@ -268,6 +279,8 @@ def test_forbidden_changes_are_blocked_with_their_message(
 def test_a_spec_change_of_a_cache_in_progress_replaces_its_job_never_two_at_once(api: ApiServer, repo: Path) -> None:
     # Regression: the new Job started while the old one still ran: two writers on one ReadWriteOnce PVC.
     install(api)
+    assert run(api, repo)[0] == 0
+    kubelet(api)  # the manifest probes run: the next run makes the caching Jobs
     assert run(api, repo)[0] == 0
     (old_name,) = {k for k in live(api, "Job") if k.startswith("deepseek-r1-nimcache-job-")}
     api.set_status("batch/v1", "jobs", "nim-service", old_name, {"active": 1}, "job-controller")
@@ -322,6 +335,8 @@ def test_transient_failures_are_retried_and_the_run_converges(api: ApiServer, re
     code, out = run(api, repo)
     assert code == 0, out
     assert "30 created" in out
+    kubelet(api)
+    assert run(api, repo)[0] == 0
     complete_jobs(api)
     assert run(api, repo)[0] == 0
     assert len(live(api, "Deployment")) == 2
@@ -434,9 +449,7 @@ def test_an_autoscaled_deployment_keeps_the_replicas_its_hpa_chose(api: ApiServe
         docs[1]["spec"]["scale"] = {"enabled": True, "hpa": {"minReplicas": 2, "maxReplicas": 5}}
 
     edit(repo, "content-safety.yaml", autoscale)
-    run(api, repo)
-    complete_jobs(api)
-    run(api, repo)
+    converge(api, repo)
     assert live(api, "Deployment", "nemoguard")["content-safety"]["spec"]["replicas"] == 2
     res = api.store.resource("apps", "v1", "deployments")
     assert res is not None
@@ -453,6 +466,10 @@ def test_an_autoscaled_deployment_keeps_the_replicas_its_hpa_chose(api: ApiServe
 def test_a_job_is_not_applied_when_its_pvc_failed_in_the_same_run(api: ApiServer, repo: Path) -> None:
     # Regression: the caching Job was created although its PVC was refused (its pod would sit Pending).
     install(api)
+    run(api, repo)  # the manifest probes are made
+    kubelet(api)
+    # the PVC is gone (deleted by hand) and refused when made again, in the run that would make the Job
+    del api.store.objects[("persistentvolumeclaims", "nemoguard", "content-safety-cache-pvc")]
     api.faults.add(Fault(method="PATCH", path="persistentvolumeclaims/content-safety-cache-pvc", status=422))
     code, out = run(api, repo)
     assert code == 2

@@ -17,7 +17,7 @@ from reconciler.cli.main import main
 
 from . import k8s_openapi
 from .apiserver import ApiServer, Request
-from .helpers import REPO, complete_jobs, install
+from .helpers import REPO, complete_jobs, install, kubelet
 from .rbac import allowed, attributes, checks, denied, deploy_rules, namespaced_rules
 
 DEPLOY = REPO / "deploy"
@@ -90,7 +90,15 @@ def test_the_cluster_role_is_least_privilege() -> None:
         assert "secrets" not in rule["resources"], "the cron run never reads a Secret"
     crd = next(r for r in cluster if "customresourcedefinitions" in r["resources"])
     assert crd["verbs"] == ["get"] and crd["resourceNames"]
-    assert not any(r for r in cluster if "leases" in r["resources"] or "configmaps" in r["resources"])
+    assert not any(r for r in cluster if "leases" in r["resources"])
+    # the probe's objects: a manifest ConfigMap and Pod are made, listed, deleted; no Pod or ConfigMap is read
+    # one by one, only a probe's log; nodes are only listed (their GPU products)
+    probe = [r for r in cluster if "configmaps" in r["resources"]]
+    assert probe == [
+        {"apiGroups": [""], "resources": ["pods", "configmaps"], "verbs": ["list", "create", "patch", "delete"]}
+    ]
+    assert [r["verbs"] for r in cluster if "pods/log" in r["resources"]] == [["get"]]
+    assert [r["verbs"] for r in cluster if "nodes" in r["resources"]] == [["list"]]
 
 
 def test_the_rbac_check_itself_refuses_what_is_not_granted() -> None:
@@ -127,6 +135,8 @@ def _lifecycle(api: ApiServer, tmp_path: Path, *args: str) -> list[Request]:
     install(api)
     start = len(api.requests)
     assert _run(api, repo, *args)[0] == 0
+    kubelet(api)  # the manifest probes run
+    assert _run(api, repo, *args)[0] == 0
     complete_jobs(api)
     assert _run(api, repo, *args)[0] == 0
     (repo / "clusters/demo/nim-service/deepseek-r1-nimcache.yaml").unlink()
@@ -138,7 +148,8 @@ def _lifecycle(api: ApiServer, tmp_path: Path, *args: str) -> list[Request]:
 def test_a_whole_lifecycle_needs_nothing_beyond_the_cluster_role(api: ApiServer, tmp_path: Path) -> None:
     seen = _lifecycle(api, tmp_path, "--lock-namespace", "nim-reconciler")
     cluster, state = deploy_rules()
-    objects = [r for r in seen if "/leases" not in r.path and "/configmaps" not in r.path]
+    record = "/api/v1/namespaces/nim-reconciler/configmaps"  # the revision record; the others are manifests kept
+    objects = [r for r in seen if "/leases" not in r.path and not r.path.startswith(record)]
     assert denied(cluster, objects, set()) == []
     assert denied(state, [r for r in seen if r not in objects], {"nim-reconciler"}) == []
 

@@ -16,6 +16,7 @@ from reconciler.cluster.kube import Cluster
 from reconciler.options import ClusterConfig
 
 from .apiserver import ApiServer, Fault
+from .helpers import kubelet
 
 
 @pytest.fixture
@@ -30,11 +31,18 @@ def reconcile(api: ApiServer, nemoguard_repo: Path) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+def probed(api: ApiServer, nemoguard_repo: Path) -> None:
+    """A first run and its manifest probe run by the kubelet: the next run makes the caching Job."""
+    reconcile(api, nemoguard_repo)
+    kubelet(api)
+
+
 def recorded(api: ApiServer) -> list[dict[str, Any]]:
     return [v for k, v in sorted(api.store.objects.items()) if k[0] == "events"]
 
 
 def test_state_changes_are_events_and_a_no_op_run_emits_none(api: ApiServer, nemoguard_repo: Path) -> None:
+    probed(api, nemoguard_repo)
     reconcile(api, nemoguard_repo)
     found = {(e["involvedObject"]["kind"], e["reason"], e["type"]) for e in recorded(api)}
     assert ("NIMCache", "Started", "Normal") in found and ("NIMService", "NotReady", "Normal") in found
@@ -46,6 +54,7 @@ def test_state_changes_are_events_and_a_no_op_run_emits_none(api: ApiServer, nem
 
 
 def test_a_failed_cache_is_a_warning(api: ApiServer, nemoguard_repo: Path) -> None:
+    probed(api, nemoguard_repo)
     reconcile(api, nemoguard_repo)
     jobs = api.store.resource("batch", "v1", "jobs")
     assert jobs is not None
@@ -87,6 +96,7 @@ def test_the_same_event_again_raises_its_count(api: ApiServer) -> None:
 def test_a_failed_apply_is_a_reconcile_failed_event_on_its_custom_resource(
     api: ApiServer, nemoguard_repo: Path
 ) -> None:
+    probed(api, nemoguard_repo)
     api.faults.add(Fault(method="PATCH", path="/jobs/", status=422, times=1))
     code, _ = reconcile(api, nemoguard_repo)
     assert code == 2
@@ -100,6 +110,7 @@ def test_a_server_message_echoing_the_token_reaches_no_output_event_or_status(
     token = "planted-bearer-9c3e7a"
     api.kubeconfig.write_text(api.kubeconfig.read_text().replace("test-token", token))
     echo = "denied for {authorization}: see https://admin:hunter2x@proxy.example/x?sig=abc123"
+    probed(api, nemoguard_repo)
     api.faults.add(Fault(method="PATCH", path="/jobs/", status=422, message=echo, times=1))
     code, out = reconcile(api, nemoguard_repo)
     assert code == 2 and "denied for Bearer ***" in out, out
@@ -111,6 +122,7 @@ def test_a_server_message_echoing_the_token_reaches_no_output_event_or_status(
 
 
 def test_a_prune_guard_is_a_prune_blocked_event(api: ApiServer, nemoguard_repo: Path) -> None:
+    probed(api, nemoguard_repo)
     reconcile(api, nemoguard_repo)
     path = next(nemoguard_repo.rglob("content-safety.yaml"))
     docs = list(yaml.safe_load_all(path.read_text()))
@@ -129,6 +141,7 @@ def test_an_event_that_cannot_be_recorded_does_not_fail_the_status_it_is_about(
 ) -> None:
     # Regression: the status write and its Event shared one error path, so a refused Event showed as
     # "status failed" although the status had been written.
+    probed(api, nemoguard_repo)
     api.faults.add(Fault(method="POST", path="/events", status=422, times=10))
     code, out = reconcile(api, nemoguard_repo)
     assert code == 2  # a run that could not record what happened is not a clean run

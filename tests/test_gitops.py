@@ -15,7 +15,7 @@ from reconciler.plan.compare import REVISION
 
 from .apiserver import ApiServer
 from .gitrepos import GitRepo, git
-from .helpers import complete_jobs, install, live
+from .helpers import complete_jobs, install, kubelet, live
 
 
 @pytest.fixture
@@ -40,6 +40,8 @@ def record(api: ApiServer) -> dict[str, str]:
 def converged(api: ApiServer, remote: GitRepo, tmp_path: Path, *args: str) -> None:
     install(api)
     run(api, remote.url, tmp_path, *args)
+    kubelet(api)  # the manifest probes run
+    run(api, remote.url, tmp_path, *args)
     complete_jobs(api)
     code, out = run(api, remote.url, tmp_path, *args)
     assert code == 0, out
@@ -55,7 +57,7 @@ def test_applied_objects_carry_the_revision_and_the_record_has_the_history(
     data = record(api)
     assert data["lastAppliedRevision"] == sha and data["lastResult"] == "applied"
     runs = json.loads(data["history"])
-    assert [r["revision"] for r in runs] == [sha, sha] and runs[0]["counts"]["created"] > 0
+    assert [r["revision"] for r in runs] == [sha, sha, sha] and runs[0]["counts"]["created"] > 0
 
 
 def test_an_unchanged_revision_is_a_read_only_check_without_fetch(
@@ -68,7 +70,7 @@ def test_an_unchanged_revision_is_a_read_only_check_without_fetch(
     assert [r for r in api.requests[before:] if r.write] == []  # not even the lock
     metrics = (tmp_path / "m.prom").read_text()
     assert 'nim_reconciler_git_requests_total{cluster="demo",request_type="fetch"} 1' in metrics  # the first clone
-    assert 'nim_reconciler_git_requests_total{cluster="demo",request_type="ls-remote"} 3' in metrics
+    assert 'nim_reconciler_git_requests_total{cluster="demo",request_type="ls-remote"} 4' in metrics
 
 
 def test_drift_on_an_unchanged_revision_is_healed_and_recorded(api: ApiServer, remote: GitRepo, tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from reconciler.plan.prune import PRUNE, keep_in_use
 from reconciler.refs import ObjRef
 
 from .apiserver import ApiServer, Fault
-from .helpers import DEMO_NAMESPACES, complete_jobs, converge, install, run
+from .helpers import DEMO_NAMESPACES, complete_jobs, converge, install, kubelet, run
 
 PVC = "PersistentVolumeClaim/nemoguard/content-safety-cache-pvc"
 CACHE = "NIMCache/nemoguard/content-safety-cache"
@@ -76,6 +76,8 @@ def test_a_removed_nimcache_stops_its_running_job_first(api: ApiServer, repo: Pa
     # Regression: the PVC and the NIMCache went, and the orphaned Job kept downloading.
     install(api)
     assert run(api, repo)[0] == 0
+    kubelet(api)  # the manifest probes run: the next run makes the caching Jobs
+    assert run(api, repo)[0] == 0
     job = next(v for k, v in api.store.objects.items() if k[0] == "jobs" and k[1] == "nemoguard")
     api.set_status("batch/v1", "jobs", "nemoguard", job["metadata"]["name"], {"active": 1}, "job-controller")
     _pod(api, "download", "content-safety-cache-pvc", owner=job)
@@ -122,6 +124,8 @@ def test_make_before_break_a_moved_service_serves_until_its_successor_does(api: 
         f"► Deployment/nemoguard/content-safety {kept}" in out and f"► Service/nemoguard/content-safety {kept}" in out
     )
     assert "► Deployment/team-x/content-safety waiting" in out
+    kubelet(api)  # the new cache's manifest probe runs: the next run makes its caching Job
+    assert run(api, repo)[0] == 0
     complete_jobs(api)  # the new cache is Ready: the new Deployment is created, and has not rolled out yet
     code, out = run(api, repo)
     assert (
@@ -200,6 +204,8 @@ def test_make_before_break_a_renamed_cache_keeps_its_pvc_while_the_service_still
     assert f"► {PVC} skipped (kept while Deployment/nemoguard/content-safety mounts it)" in out
     assert "► Deployment/nemoguard/content-safety waiting (waiting for NIMCache content-safety-cache-v2" in out
     assert ("persistentvolumeclaims", "nemoguard", "content-safety-cache-pvc") in api.store.objects
+    kubelet(api)  # the new cache's manifest probe runs: the next run makes its caching Job
+    assert run(api, repo)[0] == 0
     complete_jobs(api)  # the new cache is Ready: the Deployment moves to it, and the old cache is free
     assert run(api, repo)[0] == 0
     code, out = run(api, repo)

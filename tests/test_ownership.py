@@ -21,7 +21,7 @@ from reconciler.plan.ownership import Inventory, foreign
 from reconciler.refs import ObjRef
 
 from .apiserver import ApiServer
-from .helpers import DEMO_NAMESPACES, REPO, complete_jobs, install, live, run
+from .helpers import DEMO_NAMESPACES, REPO, complete_jobs, install, kubelet, live, run
 
 HELM = {"app.kubernetes.io/managed-by": "Helm", "app.kubernetes.io/instance": "billing"}
 OURS = {"app.kubernetes.io/managed-by": "nim-reconciler", "nim-reconciler/cluster": "demo"}
@@ -170,12 +170,14 @@ def test_prune_guard_an_object_made_again_by_someone_else_is_not_ours(api: ApiSe
 def test_the_inventory_is_recorded_and_rebuilt_for_a_cluster_that_has_none(api: ApiServer, repo: Path) -> None:
     install(api)
     assert run(api, repo)[0] == 0
+    kubelet(api)
+    assert run(api, repo)[0] == 0  # the caching Jobs and the kept manifests made, the probe Pods gone
     configmap = live(api, "ConfigMap", "default")["nim-reconciler-demo"]
     stored = record.decode(configmap["data"]["inventory"])
     assert stored is not None
     cache = _stored(api, "nimcaches", "nemoguard", "content-safety-cache")
     assert stored.uids[ObjRef("NIMCache", "nemoguard", "content-safety-cache")] == cache["metadata"]["uid"]
-    assert len(stored.uids) == 32 - 2  # every object created; the two Deployments wait for their caches
+    assert len(stored.uids) == 39 - 2  # every object created; the two Deployments wait for their caches
     # An older nim-reconciler wrote no inventory: the next run rebuilds it from the owner references.
     res = api.store.resource("", "v1", "configmaps")
     assert res is not None
@@ -184,7 +186,7 @@ def test_the_inventory_is_recorded_and_rebuilt_for_a_cluster_that_has_none(api: 
     code, out = run(api, repo)
     assert code == 0 and "2 created" in out and "blocked" not in out.replace("0 blocked", ""), out
     again = record.decode(live(api, "ConfigMap", "default")["nim-reconciler-demo"]["data"]["inventory"])
-    assert again is not None and len(again.uids) == 32
+    assert again is not None and len(again.uids) == 39
 
 
 def test_ten_thousand_objects_fit_in_the_record() -> None:

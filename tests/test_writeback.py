@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from reconciler.cli.main import main
 
 from .apiserver import ApiServer
+from .helpers import kubelet
 
 
 @pytest.fixture
@@ -27,6 +28,14 @@ def reconcile(api: ApiServer, nemoguard_repo: Path) -> str:
     result = CliRunner().invoke(main, ["--repo", str(nemoguard_repo), "--kubeconfig", str(api.kubeconfig)])
     assert result.exit_code == 0, result.output
     return result.output
+
+
+def probed(api: ApiServer, nemoguard_repo: Path) -> str:
+    """A first run (the manifest probe Pod made), the probe run by the kubelet, a second run (the caching Job
+    made): where a first run used to leave things before profiles were selected in the cluster."""
+    reconcile(api, nemoguard_repo)
+    kubelet(api)
+    return reconcile(api, nemoguard_repo)
 
 
 def obj(api: ApiServer, plural: str, name: str) -> dict[str, Any]:
@@ -91,7 +100,7 @@ def state(api: ApiServer, plural: str, name: str) -> str:
 
 
 def test_a_cache_goes_from_started_to_ready_and_its_service_follows(api: ApiServer, nemoguard_repo: Path) -> None:
-    out = reconcile(api, nemoguard_repo)
+    out = probed(api, nemoguard_repo)
     assert "► NIMCache/nemoguard/content-safety-cache status Started" in out
     assert state(api, "nimcaches", "content-safety-cache") == "Started"
     service = obj(api, "nimservices", "content-safety")["status"]
@@ -132,7 +141,7 @@ def test_a_cache_goes_from_started_to_ready_and_its_service_follows(api: ApiServ
 
 
 def test_a_failed_job_fails_the_cache_and_its_service(api: ApiServer, nemoguard_repo: Path) -> None:
-    reconcile(api, nemoguard_repo)
+    probed(api, nemoguard_repo)
     set_status(
         api,
         "jobs",
@@ -159,7 +168,7 @@ def test_a_failed_job_fails_the_cache_and_its_service(api: ApiServer, nemoguard_
 
 
 def test_status_is_written_only_when_it_changes(api: ApiServer, nemoguard_repo: Path) -> None:
-    reconcile(api, nemoguard_repo)
+    probed(api, nemoguard_repo)
     before = len(api.writes())
     out = reconcile(api, nemoguard_repo)
     assert api.writes()[before:] == [] and " status " not in out
@@ -174,7 +183,7 @@ def status_command(api: ApiServer, *args: str) -> tuple[int, str]:
 
 
 def test_reconcile_status_shows_every_resource_and_exits_by_state(api: ApiServer, nemoguard_repo: Path) -> None:
-    reconcile(api, nemoguard_repo)
+    probed(api, nemoguard_repo)
     before = len(api.requests)
     code, out = status_command(api, "--cluster", "demo")
     assert code == 1
@@ -209,7 +218,7 @@ def delete_job(api: ApiServer) -> str:
 
 
 def test_a_ready_cache_gets_no_new_job_after_its_job_is_cleaned_up(api: ApiServer, nemoguard_repo: Path) -> None:
-    reconcile(api, nemoguard_repo)
+    probed(api, nemoguard_repo)
     set_status(api, "jobs", "content-safety-cache-job", {"succeeded": 1}, "batch")
     reconcile(api, nemoguard_repo)
     name = delete_job(api)
@@ -221,7 +230,7 @@ def test_a_ready_cache_gets_no_new_job_after_its_job_is_cleaned_up(api: ApiServe
 
 
 def test_a_failed_cache_is_retried_only_on_request(api: ApiServer, nemoguard_repo: Path) -> None:
-    reconcile(api, nemoguard_repo)
+    probed(api, nemoguard_repo)
     failed = {"conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]}
     set_status(api, "jobs", "content-safety-cache-job", failed, "batch")
     reconcile(api, nemoguard_repo)
@@ -276,6 +285,8 @@ def wait_for(condition: Any, seconds: float = 10.0) -> None:
 
 def test_wait_stays_until_everything_is_ready(api: ApiServer, nemoguard_repo: Path) -> None:
     thread, outcome = run_in_background(api, nemoguard_repo, "--wait", "--timeout", "20s", "--poll-interval", "0.1s")
+    wait_for(lambda: any(k[0] == "pods" for k in api.store.objects))
+    kubelet(api)  # the manifest probe runs: the next poll makes the caching Job
     wait_for(lambda: any(k[0] == "jobs" for k in api.store.objects))
     set_status(api, "jobs", "content-safety-cache-job", {"succeeded": 1}, "batch")
     wait_for(lambda: ("deployments", "nemoguard", "content-safety") in api.store.objects)
@@ -290,6 +301,8 @@ def test_wait_stays_until_everything_is_ready(api: ApiServer, nemoguard_repo: Pa
 
 def test_wait_fails_fast_on_a_failed_cache(api: ApiServer, nemoguard_repo: Path) -> None:
     thread, outcome = run_in_background(api, nemoguard_repo, "--wait", "--timeout", "20s", "--poll-interval", "0.1s")
+    wait_for(lambda: any(k[0] == "pods" for k in api.store.objects))
+    kubelet(api)  # the manifest probe runs: the next poll makes the caching Job
     wait_for(lambda: any(k[0] == "jobs" for k in api.store.objects))
     set_status(api, "jobs", "content-safety-cache-job", {"conditions": [{"type": "Failed", "status": "True"}]}, "batch")
     thread.join(30)
@@ -317,7 +330,7 @@ def test_wait_times_out(api: ApiServer, nemoguard_repo: Path) -> None:
 def test_a_failed_apply_fails_the_service_status(api: ApiServer, nemoguard_repo: Path) -> None:
     from .apiserver import Fault
 
-    reconcile(api, nemoguard_repo)
+    probed(api, nemoguard_repo)
     set_status(api, "jobs", "content-safety-cache-job", {"succeeded": 1}, "batch")
     api.faults.add(Fault(method="PATCH", path="/deployments/content-safety", status=422, times=1))
     result = CliRunner().invoke(main, ["--repo", str(nemoguard_repo), "--kubeconfig", str(api.kubeconfig)])

@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler.render import yaml_subset
-from reconciler.render.renderer import Renderer, parse, quote
+from reconciler.render.renderer import Renderer, parse
+from reconciler.render.shapes import quote
 
 from .helpers import REPO
 from .manifests import NIMCACHE, NIMSERVICE, TRICKY, dump, variant

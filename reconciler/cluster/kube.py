@@ -155,6 +155,13 @@ class Cluster:
             query=[("fieldManager", FIELD_MANAGER)],
         )
 
+    def log(self, namespace: str, pod: str, container: str, limit: int) -> str:
+        """What a container of a Pod printed (``pods/log``), at most ``limit`` bytes, as text."""
+        path = Kind("Pod", "v1", "pods").path(namespace, pod) + "/log"
+        query = [("container", container), ("limitBytes", str(limit))]
+        answer = self._call("GET", path, ObjRef("Pod", namespace, pod), query=query, text=True)
+        return str(answer.get("text", ""))
+
     def delete(
         self, kind: Kind, namespace: str, name: str, *, dry_run: bool = False, propagation: str = "Background"
     ) -> None:
@@ -173,14 +180,16 @@ class Cluster:
         query: builtins.list[tuple[str, str]] | None = None,
         body: Any = None,
         content_type: str = "application/json",
+        text: bool = False,
     ) -> dict[str, Any]:
+        """One request with retries; the JSON object answered (``text``: ``{"text": the body}``, a log)."""
         deadline = time.monotonic() + self.config.max_wait
         last: ClusterError | None = None
         for attempt in range(self.config.attempts):
             with self._lock:
                 self.requests += 1
             try:
-                status, data, retry_after = self._send(method, path, query or [], body, content_type)
+                status, data, retry_after = self._send(method, path, query or [], body, content_type, text)
             except (urllib3.exceptions.HTTPError, ApiException, OSError) as exc:
                 last = Unavailable(ref, f"cannot reach the API server: {_short(exc)}")
                 last.__cause__ = exc
@@ -208,9 +217,9 @@ class Cluster:
         raise Unavailable(ref, f"gave up after {self.config.attempts} attempts: {last.message}", last.code)
 
     def _send(
-        self, method: str, path: str, query: builtins.list[tuple[str, str]], body: Any, content_type: str
+        self, method: str, path: str, query: builtins.list[tuple[str, str]], body: Any, content_type: str, text: bool
     ) -> tuple[int, dict[str, Any] | None, float | None]:
-        headers = {"Accept": "application/json", "Content-Type": content_type}
+        headers = {"Accept": "*/*" if text else "application/json", "Content-Type": content_type}
         _, url, headers, body, _ = self.api.param_serialize(
             method, path, query_params=query, header_params=headers, body=body, auth_settings=["BearerToken"]
         )
@@ -218,7 +227,8 @@ class Cluster:
             method, url, header_params=headers, body=body, _request_timeout=self.config.timeout
         )
         raw = response.read()
-        data = _object(raw)
+        ok_text = text and response.status < 400  # a log is plain text; an error is still a Status object
+        data = {"text": raw.decode("utf-8", "replace")} if ok_text else _object(raw)
         retry = response.getheader("Retry-After")
         return response.status, data, float(retry) if retry and retry.isdigit() else None
 

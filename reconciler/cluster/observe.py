@@ -80,7 +80,7 @@ def observe(api: ClusterApi, cluster: str, namespaces: tuple[str, ...] = ()) -> 
     # A confined run may not read Namespaces (and applies none)
     kinds = [k for k in ORDER if k.namespaced or not namespaces]
     for kind, namespace in ((k, n) for k in kinds for n in namespaces or ("",)):
-        for obj in api.list(kind, selector(cluster), namespace):
+        for obj in api.list(kind, selector(cluster) + (f",{kind.marker}" if kind.marker else ""), namespace):
             meta = obj["metadata"]
             live[ObjRef(kind.kind, meta.get("namespace", ""), meta["name"])] = obj
     return live

@@ -105,7 +105,8 @@ def record(
         if new is None:
             child = _child(plan, ref, "Job")
             job = plan.cache_jobs.get(ref) or (child.name if child else "")
-            view = status.cache_view(objects[ref], objects, job, pods.get((ref.namespace, ref.name), ()))
+            found = pods.get((ref.namespace, ref.name), ())
+            view = status.cache_view(objects[ref], objects, job, found, plan.selections.get(ref))
             failure = errors.get(ref)
             new = status.nimcache(view, objects[ref].get("status") or {}, now, failure.error if failure else "")
         states[(ref.namespace, ref.name)] = new["state"]

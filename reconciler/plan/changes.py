@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from reconciler.refs import ObjRef
+from reconciler.selection import Selection
 
 
 class Action(StrEnum):
@@ -67,6 +68,8 @@ class Plan:
     foreign: frozenset[ObjRef] = field(default_factory=frozenset, compare=False)
     # objects someone else made that this run takes over (--adopt): their live bodies, for the field take-over
     adopted: dict[ObjRef, dict[str, Any]] = field(default_factory=dict, compare=False)
+    # where profile selection stands for each probing NIMCache, as the cluster showed it (selection.py)
+    selections: dict[ObjRef, Selection] = field(default_factory=dict, compare=False)
 
     def count(self, action: Action) -> int:
         """How many changes have ``action``."""

@@ -21,6 +21,7 @@ from reconciler import status
 from reconciler.objects import DesiredObject, cache_of, content_change, owner_of, pvc_name
 from reconciler.plan.changes import Action, Change, Plan
 from reconciler.refs import ObjRef
+from reconciler.selection import Selection
 
 GATED = {"Deployment", "HorizontalPodAutoscaler", "Ingress", "HTTPRoute", "GRPCRoute", "ServiceMonitor"}
 
@@ -52,17 +53,20 @@ def cache_statuses(
     pods: Pods,
     now: str,
     jobs: Mapping[ObjRef, str],
+    selections: Mapping[ObjRef, Selection] | None = None,
 ) -> dict[ObjRef, dict[str, Any]]:
     """Each desired NIMCache's status from the live PVC, its Job (``jobs``: see ``cache_jobs``) and its pods (and
     the status it last recorded). The spec is git's (it names the PVC), the metadata the live object's.
     """
     out = {}
+    selections = selections or {}
     for item in desired:
         if item.ref.kind != "NIMCache":
             continue
         current = live.get(item.ref)
         body = {**item.body, "metadata": current["metadata"]} if current else item.body
-        view = status.cache_view(body, live, jobs.get(item.ref, ""), pods.get((item.ref.namespace, item.ref.name), ()))
+        found = pods.get((item.ref.namespace, item.ref.name), ())
+        view = status.cache_view(body, live, jobs.get(item.ref, ""), found, selections.get(item.ref))
         out[item.ref] = status.nimcache(view, (current or {}).get("status") or {}, now)
     return out
 
@@ -78,7 +82,7 @@ def gate(
 ) -> Plan:
     """Hold what waits for a cache, skip or replace caching Jobs; record every cache's status (see above)."""
     effective = cache_jobs(desired, live)
-    statuses = cache_statuses(desired, live, pods, now, effective)
+    statuses = cache_statuses(desired, live, pods, now, effective, plan.selections)
     states = {ref: str(s["state"]) for ref, s in statuses.items()}
     owners = {d.ref: d.owner for d in desired}
     caches_of = {d.ref: cache_of(d.ref, d.body) for d in desired if d.ref.kind == "NIMService"}

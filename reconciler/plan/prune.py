@@ -23,6 +23,7 @@ from reconciler.refs import ObjRef
 
 PRUNE = "nim-reconciler/prune"  # "disabled" keeps an object whatever git says
 SUPERSEDED = "superseded by its NIMCache's new caching Job: deleted first (never two Jobs on one PVC)"
+PROBED = "the model manifest probe has been read: deleted (a NIM-sized Pod is not left behind)"
 ORPHANED = "kept: model cache no longer referenced"  # a PVC of a NIMCache still in git that renders another name
 
 PRUNE = "nim-reconciler/prune"
@@ -51,11 +52,13 @@ def prune_changes(
     # applying the change, not a prune, so --no-prune and --max-prune leave it be. A failed run deletes nothing.
     caches = {d.ref for d in desired if d.ref.kind == "NIMCache"}
     ours = [r for r in leftover if r not in {c.ref for c in strangers}]
-    superseded = [r for r in ours if r.kind == "Job" and owner_of(r, live[r]) in caches and not _protected(live[r])]
+    # So is a model manifest probe Pod once its NIMCache's manifest is known (the operator deletes it too).
+    done = ("Job", "Pod")
+    superseded = [r for r in ours if r.kind in done and owner_of(r, live[r]) in caches and not _protected(live[r])]
     replaced = [
         Change(Action.BLOCKED, r, reason="prune guard: an earlier stage failed")
         if failed
-        else Change(Action.PRUNED, r, reason=SUPERSEDED)
+        else Change(Action.PRUNED, r, reason=SUPERSEDED if r.kind == "Job" else PROBED)
         for r in superseded
     ]
     rest = [r for r in ours if r not in superseded]

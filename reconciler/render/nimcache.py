@@ -3,8 +3,8 @@
 Departures from the operator, each on purpose:
 - the native layout (Retriever 2.x) is taken when the NIMCache carries ``nim-reconciler/model-layout: native``:
   the operator reads the image's OCI label from the registry with the pull secret, which we never read;
-- no manifest probe pod: explicit ``profiles`` (or a ``nvidia.com/selected-profiles`` annotation) are passed to
-  ``download-to-cache``; selectors alone give no profile arguments (NIM picks for the GPU it runs on) and a warning;
+- profiles chosen by selectors are known only in the cluster (``selection.py``: a probe Pod reads the model
+  manifest); offline, selectors alone give no profile arguments and a warning that says so;
 - no ``nim-cache-sa`` ServiceAccount / SCC Role (OpenShift only): the Job runs as the namespace's default account;
 - ``tolerationSeconds`` is kept; ``resources`` are rendered only when given (the operator writes ``0``);
 - no ``imagePullSecrets`` entry with an empty name.
@@ -40,6 +40,7 @@ from reconciler.render.common import (
     pull_secrets,
     pvc_context,
 )
+from reconciler.selection import PROBE_COMMAND, Selection, Stage
 
 NATIVE_MODEL, NATIVE_KERNELS = "/model", "/opt/cache"
 DEFAULT_NODE_SELECTOR = {"feature.node.kubernetes.io/pci-10de.present": "true"}
@@ -53,6 +54,12 @@ class CacheContext:
     pvc: dict[str, Any] | None
     job: dict[str, Any]
     problems: list[Problem] = field(default_factory=list)
+    probe: dict[str, Any] | None = None  # the manifest probe Pod's context, while probing
+
+    @property
+    def keep(self) -> dict[str, Any]:
+        """The metadata of the manifest ConfigMap: the Job's namespace, labels and source."""
+        return {k: self.job[k] for k in ("namespace", "annotations")} | {"labels": _marked(self.job)}
 
 
 def source_kind(cache: NimResource) -> str:
@@ -79,18 +86,38 @@ def pvc_name(cache: NimResource) -> str:
     return cache_pvc_name(cache.body)
 
 
-def build(cache: NimResource, site: Site) -> CacheContext:
-    """The contexts of the PVC (None unless ``create: true``) and the caching Job, and render-time problems."""
+def build(cache: NimResource, site: Site, chosen: Selection | None = None) -> CacheContext:
+    """The contexts of the PVC (None unless ``create: true``) and the caching Job, and render-time problems;
+    ``chosen``: the cache's selection as the cluster showed it (None offline)."""
     problems: list[Problem] = []
     own = standard_labels(cache, site)
     pvc = get(cache.spec, "storage", "pvc") or {}
     pvc_ctx = None
     if pvc.get("create") is True:
         pvc_ctx = pvc_context(pvc_name(cache), cache.namespace, pvc, own, site.source)
-    return CacheContext(pvc_ctx, _job(cache, site, own, problems), problems)
+    job = _job(cache, site, own, problems, chosen)
+    probe = _probe(job) if chosen is not None and chosen.stage is Stage.PROBING else None
+    return CacheContext(pvc_ctx, job, problems, probe)
 
 
-def _job(cache: NimResource, site: Site, own: dict[str, str], problems: list[Problem]) -> dict[str, Any]:
+def _probe(job: dict[str, Any]) -> dict[str, Any]:
+    """The probe Pod: the caching Job's image, pull secret, security context, scheduling and runtime class, and
+    a command that prints the model manifest (the operator's constructPodSpec)."""
+    keep = ("namespace", "labels", "annotations", "uid", "gid", "node_selector", "tolerations", "runtime_class")
+    return {k: job[k] for k in (*keep, "pull_secrets", "image", "resources")} | {
+        "command": PROBE_COMMAND,
+        "labels": _marked(job),
+    }
+
+
+def _marked(job: dict[str, Any]) -> dict[str, str]:
+    """Our labels and the ``nimcache`` marker that tells the probe's objects from others we label (the record)."""
+    return {**job["labels"], "nimcache": job["pod_labels"]["nimcache"]}
+
+
+def _job(
+    cache: NimResource, site: Site, own: dict[str, str], problems: list[Problem], chosen: Selection | None
+) -> dict[str, Any]:
     spec = cache.spec
     kind = source_kind(cache)
     source = get(spec, "source", "ngc" if kind.startswith("ngc") else kind) or {}
@@ -105,7 +132,7 @@ def _job(cache: NimResource, site: Site, own: dict[str, str], problems: list[Pro
         mounts = [*native_mounts(CACHE_VOLUME, _sub_path(cache)), scratch]
         env = merge_env(merge_env(operator_env, env_list(spec.get("env"))), operator_env)
     else:
-        command, args, operator_env = _command(cache, kind, source, problems)
+        command, args, operator_env = _command(cache, kind, source, problems, chosen)
         mounts = [{"name": CACHE_VOLUME, "mountPath": MODEL_STORE, **_sub_path(cache)}, scratch]
         env = merge_env(operator_env, env_list(spec.get("env")))
     inits = [_user_init(ic, env, mounts) for ic in spec.get("initContainers") or []]
@@ -175,13 +202,15 @@ def _sub_path(cache: NimResource) -> dict[str, str]:
 
 
 def _command(
-    cache: NimResource, kind: str, source: dict[str, Any], problems: list[Problem]
+    cache: NimResource, kind: str, source: dict[str, Any], problems: list[Problem], chosen: Selection | None
 ) -> tuple[list[str], list[str], Env]:
     cache_path = [{"name": "NIM_CACHE_PATH", "value": MODEL_STORE}]
     if kind == "ngc-universal":
         args = ["--model-repo", source["modelEndpoint"], "--model-store", MODEL_STORE]
         return ["create-model-store"], args, cache_path
     if kind == "ngc":
+        if chosen is not None and chosen.profiles:  # picked in the cluster from the image's manifest
+            return ["download-to-cache"], ["--profiles", *(p.id for p in chosen.profiles)], cache_path
         return ["download-to-cache"], _profile_args(cache, source, problems), cache_path
     namespace = source.get("namespace", "default")
     target = source.get("modelName") or source.get("datasetName")
@@ -190,6 +219,9 @@ def _command(
     command += ["--repo-type", repo_type]
     if source.get("revision"):
         command += ["--revision", source["revision"]]
+    if chosen is not None and chosen.stage is Stage.MODEL_FREE:  # the operator's model-free download
+        command = ["download-to-cache", "--model-uri", f"hf://{namespace}/{target}"]
+        command += ["--manifest-file", f"{MODEL_STORE}/model_manifest.json"]
     env = [
         {"name": "HF_ENDPOINT", "value": source["endpoint"]},
         {"name": "HF_HUB_OFFLINE", "value": "0"},
@@ -205,12 +237,12 @@ def _profile_args(cache: NimResource, source: dict[str, Any], problems: list[Pro
         return ["--all"] if "all" in profiles else ["--profiles", *profiles]
     path = ("spec", "source", "ngc", "model")
     chosen = selectors(get(source, "model") or {})
-    note = "no selectors given" if chosen == Selectors() else f"the selectors {chosen.describe()} are not applied yet"
+    given = "no selectors: every profile for the nodes' GPUs" if chosen == Selectors() else chosen.describe()
     message = (
-        f"no profiles pinned ({note}): NIM downloads the profile it picks "
-        "for the GPU the caching Job lands on; `reconcile profiles <the image's model_manifest.yaml> --nimcache "
-        f"<this file>` lists the profiles they pick: pin them with spec.source.ngc.model.profiles or the "
-        f"{SELECTED_PROFILES} annotation (a JSON list of IDs)"
+        f"no profiles pinned: profiles are selected in the cluster from {given} (a probe Pod reads the image's "
+        "model manifest first); `reconcile profiles <the image's model_manifest.yaml> --nimcache <this file>` "
+        f"shows which they pick: pin them with spec.source.ngc.model.profiles or the {SELECTED_PROFILES} "
+        "annotation (a JSON list of IDs) to review the choice in git"
     )
     problems.append(warning(cache.doc.at(path), field_path(path), message, "no-profiles-pinned"))
     return []

@@ -14,8 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import jinja2
 import yaml
 from jinja2.sandbox import SandboxedEnvironment
 
+from reconciler import selection
 from reconciler.datafiles import data_dir
 from reconciler.documents import NimResource, get, walk
 from reconciler.errors import Problem, UsageError, error
@@ -32,9 +32,12 @@ from reconciler.objects import SOURCE_ANNOTATION, DesiredObject, labels
 from reconciler.refs import ObjRef
 from reconciler.render import admit, nimcache, nimservice, shapes, yaml_subset
 from reconciler.render.common import Site, with_defaults
+from reconciler.selection import Selection
 from reconciler.validate import openapi
 
-NIMCACHE_TEMPLATES = ("nimcache/nimcache.yaml.j2", "nimcache/persistentvolumeclaim.yaml.j2", "nimcache/job.yaml.j2")
+NIMCACHE_TEMPLATES = tuple(
+    f"nimcache/{n}.yaml.j2" for n in ("nimcache", "persistentvolumeclaim", "configmap", "pod", "job")
+)
 NIMSERVICE_TEMPLATES = tuple(
     f"nimservice/{n}.yaml.j2"
     for n in (
@@ -65,38 +68,6 @@ class RenderError(Exception):
     """A template produced something other than the object it was meant to."""
 
 
-_SURROGATES = re.compile(r"(?<!\\)((?:\\\\)*)\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})")
-
-
-_EXPONENT = re.compile(r'"(?:[^"\\]|\\.)*"|(-?[0-9]+)(\.[0-9]+)?([eE][-+]?[0-9]+)')
-
-
-def quote(value: Any) -> str:
-    """A value as JSON that YAML 1.1 (PyYAML) reads back exactly. JSON is YAML, except for three details:
-    characters beyond U+FFFF become ``\\UXXXXXXXX`` (not a surrogate pair), DEL is escaped, and ``1e-05`` is
-    written ``1.0e-05`` (YAML 1.1 reads a float without a dot as a string).
-    """
-    text = shapes.encode(value)
-    if "\\ud" in text:
-        text = _SURROGATES.sub(_astral, text)
-    if "\x7f" in text:
-        text = text.replace("\x7f", "\\u007f")
-    if "e" in text or "E" in text:
-        text = _EXPONENT.sub(_with_dot, text)
-    return text
-
-
-def _with_dot(match: re.Match[str]) -> str:
-    if match.group(1) is None:  # a string: unchanged
-        return match.group(0)
-    return f"{match.group(1)}{match.group(2) or '.0'}{match.group(3)}"
-
-
-def _astral(match: re.Match[str]) -> str:
-    high, low = int(match.group(2), 16), int(match.group(3), 16)
-    return f"{match.group(1)}\\U{0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00):08x}"
-
-
 class _Quote:
     """The ``j`` filter: a value as JSON, or as a token while rendering a skeleton (see shapes.py)."""
 
@@ -108,7 +79,7 @@ class _Quote:
             value._fail_with_undefined_error()  # StrictUndefined: raises "'x' is undefined"
         if self.tokens.values is not None:
             return self.tokens.token(value)
-        return quote(value)
+        return shapes.quote(value)
 
 
 class Renderer:
@@ -119,6 +90,7 @@ class Renderer:
         self.fast = fast
         self.overrides = overrides
         self.admission = admit.Admission()
+        self.selections: Mapping[ObjRef, Selection] = {}
         self.overridden: dict[str, tuple[Path, str] | None] = {}
         roots = [str(data_dir("templates"))]
         if overrides is not None:
@@ -143,9 +115,17 @@ class Renderer:
         except jinja2.TemplateError as exc:
             raise UsageError(f"template error: {exc}") from exc
 
-    def render(self, resources: Sequence[NimResource], cluster: str, repo_root: Path) -> Rendered:
-        """The objects of every resource (one cluster), in apply order, and the problems found (pure)."""
+    def render(
+        self,
+        resources: Sequence[NimResource],
+        cluster: str,
+        repo_root: Path,
+        selections: Mapping[ObjRef, Selection] | None = None,
+    ) -> Rendered:
+        """The objects of every resource (one cluster), in apply order, and the problems found (pure).
+        ``selections``: each probing NIMCache's profile selection as the cluster shows it (None: offline)."""
         caches = {(r.namespace, r.name): r for r in resources if r.kind == "NIMCache"}
+        self.selections = selections or {}
         repo_root = repo_root.resolve()
         objects: list[DesiredObject] = []
         problems: list[Problem] = []
@@ -167,12 +147,22 @@ class Renderer:
         return Rendered(objects, problems + _collisions(objects))
 
     def _cache(self, res: NimResource, site: Site, problems: list[Problem]) -> list[DesiredObject]:
-        ctx = nimcache.build(res, site)
+        chosen = self.selections.get(res.ref)
+        ctx = nimcache.build(res, site, chosen)
         problems.extend(ctx.problems)
         make = self._maker(res)
         out = [make("nimcache/nimcache.yaml.j2", _custom_resource(res, site), res.name, None)]
         if ctx.pvc is not None:
             out.append(make("nimcache/persistentvolumeclaim.yaml.j2", {"pvc": ctx.pvc}, ctx.pvc["name"], res.ref))
+        if chosen is not None and chosen.manifest:
+            name = selection.configmap_name(res.name)
+            kept = {**ctx.keep, "configmap_name": name, "manifest": chosen.manifest}
+            out.append(make("nimcache/configmap.yaml.j2", kept, name, res.ref))
+        if ctx.probe is not None:
+            name = selection.pod_name(res.name)
+            out.append(make("nimcache/pod.yaml.j2", {"probe": ctx.probe, "pod_name": name}, name, res.ref))
+        if chosen is not None and chosen.stage not in selection.JOB_STAGES:
+            return out  # no caching Job until the profiles are known
         job = make("nimcache/job.yaml.j2", {"job": ctx.job, "job_name": f"{res.name}-job"}, f"{res.name}-job", res.ref)
         # The pod template of a Job is immutable: the name carries a hash of the spec, so a change makes a new Job.
         digest = hashlib.sha256(json.dumps(job.body["spec"], sort_keys=True).encode()).hexdigest()[:8]

@@ -84,3 +84,35 @@ class Shapes:
         if re.search(self.tokens.pattern.pattern + r"\s*:", text):
             return None
         return text
+
+
+_SURROGATES = re.compile(r"(?<!\\)((?:\\\\)*)\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})")
+
+
+_EXPONENT = re.compile(r'"(?:[^"\\]|\\.)*"|(-?[0-9]+)(\.[0-9]+)?([eE][-+]?[0-9]+)')
+
+
+def quote(value: Any) -> str:
+    """A value as JSON that YAML 1.1 (PyYAML) reads back exactly. JSON is YAML, except for three details:
+    characters beyond U+FFFF become ``\\UXXXXXXXX`` (not a surrogate pair), DEL is escaped, and ``1e-05`` is
+    written ``1.0e-05`` (YAML 1.1 reads a float without a dot as a string).
+    """
+    text = encode(value)
+    if "\\ud" in text:
+        text = _SURROGATES.sub(_astral, text)
+    if "\x7f" in text:
+        text = text.replace("\x7f", "\\u007f")
+    if "e" in text or "E" in text:
+        text = _EXPONENT.sub(_with_dot, text)
+    return text
+
+
+def _with_dot(match: re.Match[str]) -> str:
+    if match.group(1) is None:  # a string: unchanged
+        return match.group(0)
+    return f"{match.group(1)}{match.group(2) or '.0'}{match.group(3)}"
+
+
+def _astral(match: re.Match[str]) -> str:
+    high, low = int(match.group(2), 16), int(match.group(3), 16)
+    return f"{match.group(1)}\\U{0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00):08x}"
