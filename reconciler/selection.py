@@ -159,16 +159,6 @@ def minimal(manifest: Manifest) -> str:
     return yaml.safe_dump(data, sort_keys=False)
 
 
-def gpus_of(manifest: str, profile: str) -> int | None:
-    """The tensor parallelism (``tp``) of one profile of a kept manifest: the GPUs a NIMService serving it needs."""
-    try:
-        found = parse(manifest, "the kept model manifest")
-    except ProfileError:
-        return None
-    tp = next((p.tags.get("tp") for p in found.profiles if p.id == profile), None)
-    return int(tp) if tp is not None and tp.isdigit() and int(tp) > 0 else None
-
-
 def discovered_gpus(nodes: Sequence[Obj]) -> list[str]:
     """The distinct, non-empty ``nvidia.com/gpu.product`` labels of the nodes, sorted."""
     found = {str(((n.get("metadata") or {}).get("labels") or {}).get(GPU_PRODUCT) or "").strip() for n in nodes}

@@ -52,10 +52,11 @@ def selections(
         log = None
         if wants_log(configmap, pod, recorded):
             log = api.log(namespace, pod_name(name), CONTAINER, MAX_MANIFEST_BYTES + 1)
-        if nodes is None and needs_nodes(cache) and (configmap is not None or log) and not confined:
+        by_nodes = needs_nodes(cache)
+        if nodes is None and by_nodes and (configmap is not None or log) and not confined:
             nodes = discovered_gpus(api.list(NODES, ""))
         chosen = decide(cache, configmap, pod, log, recorded, nodes or [])
-        if confined and chosen.stage is Stage.NO_MATCH and needs_nodes(cache):
+        if confined and chosen.stage is Stage.NO_MATCH and by_nodes:
             chosen = replace(chosen, detail=chosen.detail + CONFINED)
         out[ObjRef("NIMCache", namespace, name)] = chosen
     return out
