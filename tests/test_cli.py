@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -12,7 +13,7 @@ from click.testing import CliRunner
 from reconciler.cli.main import main
 
 from .helpers import REPO, write_kubeconfig
-from .manifests import NIMCACHE, NIMSERVICE, dump, variant
+from .manifests import DELETE, NIMCACHE, NIMSERVICE, dump, variant
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -294,3 +295,25 @@ def test_run_locally_asks_which_service_when_there_are_several() -> None:
     assert code == 2 and "choose one NIMService with --service (found: " in out
     code, out = run("run-locally", str(REPO), "--service", "content-safety")
     assert code == 0 and "--name=content-safety" in out
+
+
+@pytest.mark.parametrize(
+    ("model", "given"),
+    [
+        ({"engine": "tensorrt_llm", "tensorParallelism": "1"}, "engine=tensorrt_llm, tensorParallelism=1"),
+        ({"precision": "fp8", "gpus": [{"product": "h100"}]}, "precision=fp8, gpus=h100"),
+        (None, "no selectors: every profile for the nodes' GPUs"),
+    ],
+)
+def test_offline_a_selecting_cache_says_its_profiles_are_picked_in_the_cluster(
+    tmp_path: Path, model: dict[str, Any] | None, given: str
+) -> None:
+    cache = variant(NIMCACHE, {"spec.source.ngc.model": model if model is not None else DELETE})
+    (tmp_path / "m.yaml").write_text(dump(cache))
+    code, out = run("validate", str(tmp_path / "m.yaml"))
+    assert code == 0, out
+    [line] = [x for x in out.splitlines() if "warning:" in x]
+    # where: the file and the line of spec.source.ngc.model (or of ngc when it is absent)
+    assert line.startswith(f"{tmp_path / 'm.yaml'}:") and "spec.source.ngc.model" in line
+    assert f"profiles are selected in the cluster from {given} (a probe Pod reads the image's" in line
+    assert "reconcile profiles <the image's model_manifest.yaml> --nimcache <this file>" in line

@@ -9,7 +9,7 @@ from typing import Any
 
 from .apiserver import ApiServer
 from .helpers import PROBE_LOG, complete_jobs, gpu_node, install, kubelet, live, run
-from .manifests import HF_SOURCE, NIMCACHE, dump, variant
+from .manifests import DELETE, HF_SOURCE, NIMCACHE, NIMSERVICE, dump, variant
 
 NAME = NIMCACHE["metadata"]["name"]
 
@@ -119,3 +119,62 @@ def test_an_image_without_a_manifest_is_model_free_and_stays_so(tmp_path: Path) 
         code, output = run(api, root)  # the recorded type decides: no new probe
         assert code == 0 and not live(api, "Pod", "nim"), output
         assert len(live(api, "Job", "nim")) == 1
+
+
+TWO_TP = """\
+trt-h100-tp1:
+  model: meta/llama-3.1-8b-instruct
+  release: '1.12.0'
+  tags: {llm_engine: tensorrt_llm, precision: fp8, tp: '1', gpu: H100}
+trt-h100-tp2:
+  model: meta/llama-3.1-8b-instruct
+  release: '1.12.0'
+  tags: {llm_engine: tensorrt_llm, precision: fp8, tp: '2', gpu: H100}
+vllm-tp4:
+  model: meta/llama-3.1-8b-instruct
+  release: '1.12.0'
+  tags: {llm_engine: vllm, tp: '4'}
+"""
+
+
+def gpus_of(api: ApiServer) -> dict[str, Any]:
+    deployments = live(api, "Deployment", "nim")
+    return {name: d["spec"]["template"]["spec"]["containers"][0].get("resources") for name, d in deployments.items()}
+
+
+def test_a_service_naming_a_cached_profile_requests_that_profiles_gpus(tmp_path: Path) -> None:
+    cache = variant(NIMCACHE, {"spec.source.ngc.model": {"engine": "tensorrt_llm", "gpus": [{"product": "h100"}]}})
+    root = one_cache(tmp_path / "repo", cache)
+    services = [
+        variant(
+            NIMSERVICE,
+            {"metadata.name": "auto", "spec.storage.nimCache.profile": "trt-h100-tp2", "spec.resources": DELETE},
+        ),
+        variant(NIMSERVICE, {"metadata.name": "pinned", "spec.storage.nimCache.profile": "trt-h100-tp2"}),
+        variant(
+            NIMSERVICE,
+            {
+                "metadata.name": "uncached",
+                "spec.storage.nimCache.profile": "vllm-tp4",
+                "spec.resources": {"requests": {"cpu": "2"}},
+            },
+        ),
+    ]
+    (root / "clusters" / "demo" / "nim" / "services.yaml").write_text("---\n".join(dump(s) for s in services))
+    with ApiServer(tmp_path, namespaces=("nim",)) as api:
+        install(api)
+        run(api, root)
+        kubelet(api, TWO_TP)
+        run(api, root)
+        assert args_of(job_of(api)) == ["download-to-cache", "--profiles", "trt-h100-tp1", "trt-h100-tp2"]
+        complete_jobs(api)
+        code, output = run(api, root)
+        assert code == 0, output
+        assert gpus_of(api) == {
+            # the profile's tp, requested and limited, as the operator assigns it
+            "auto": {"requests": {"nvidia.com/gpu": "2"}, "limits": {"nvidia.com/gpu": "2"}},
+            # the user's own GPU count stands
+            "pinned": {"limits": {"nvidia.com/gpu": "1"}},
+            # a profile the cache does not hold: the operator finds no profile and assigns nothing
+            "uncached": {"requests": {"cpu": "2"}},
+        }

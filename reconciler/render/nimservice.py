@@ -4,7 +4,8 @@ Departures from the operator, each on purpose:
 - no OpenShift SCC Role / RoleBinding and no ``openshift.io/required-scc`` annotation;
 - no ``nvidia.com/parent-spec-hash`` (a Go-specific hash) and no ``operator-version`` label;
 - ``tolerationSeconds`` and quoted nodeSelector values are kept;
-- the GPU request is not derived from the cache's profile (that needs the operator's probe-pod status).
+- the GPU request from ``storage.nimCache.profile`` is derived only where the profile's tags are known, that is
+  where the cache's selectors picked it in the cluster (the operator also probes caches with pinned profiles).
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from reconciler import quantity
 from reconciler.documents import NimResource, get
 from reconciler.objects import SOURCE_ANNOTATION, cache_name, labels, native, storage_sources
+from reconciler.refs import ObjRef
 from reconciler.render import expose
 from reconciler.render.common import (
     CA_INIT_MOUNTS,
@@ -35,6 +38,7 @@ from reconciler.render.common import (
     with_defaults,
 )
 from reconciler.render.nimcache import NATIVE_MODEL, native_mounts, pvc_name, source_kind
+from reconciler.selection import Selection
 
 DEFAULT_PORT = 8000
 PROBES = {
@@ -42,7 +46,9 @@ PROBES = {
     "readinessProbe": ("/v1/health/ready", 15, 3),
     "startupProbe": ("/v1/health/ready", 30, 120),
 }
+GPU = "nvidia.com/gpu"
 Caches = Mapping[tuple[str, str], NimResource]
+Selections = Mapping[ObjRef, Selection]
 
 
 def standard_labels(service: NimResource, site: Site) -> dict[str, str]:
@@ -61,8 +67,9 @@ def object_annotations(service: NimResource, site: Site) -> dict[str, str]:
     return with_defaults({SOURCE_ANNOTATION: site.source}, get(service.spec, "annotations"))
 
 
-def build(service: NimResource, site: Site, caches: Caches) -> dict[str, Any]:
-    """The context shared by every NIMService template."""
+def build(service: NimResource, site: Site, caches: Caches, selections: Selections | None = None) -> dict[str, Any]:
+    """The context shared by every NIMService template. ``selections``: the caches' profile selections as the
+    cluster shows them (None offline), for the GPU request of a service that names its cache's profile."""
     spec = service.spec
     service_spec = get(spec, "expose", "service") or {}
     ports = {"api": service_spec.get("port", DEFAULT_PORT)}
@@ -85,6 +92,7 @@ def build(service: NimResource, site: Site, caches: Caches) -> dict[str, Any]:
         },
         "deployment": {
             **_deployment(service, ports, cache),
+            "resources": gpu_resources(service, cache, (selections or {}).get(cache.ref) if cache else None),
             # the selector's label last: spec.labels cannot take a pod out of its own Deployment and Service
             "pod_labels": {"app": service.name, **{k: v for k, v in own.items() if k != "app"}},
             # not our source annotation: moving a file must not restart GPU pods
@@ -121,7 +129,6 @@ def _deployment(service: NimResource, ports: dict[str, int], cache: NimResource 
         "command": spec.get("command"),
         "args": spec.get("args"),
         "env": env,
-        "resources": spec.get("resources"),
         "probes": {name: _probe(spec.get(name), *default) for name, default in PROBES.items()},
         "volume_mounts": mounts,
         "volumes": volumes,
@@ -139,6 +146,26 @@ def _deployment(service: NimResource, ports: dict[str, int], cache: NimResource 
         "uid": spec.get("userID", DEFAULT_UID),
         "gid": spec.get("groupID", DEFAULT_GID),
     }
+
+
+def gpu_resources(service: NimResource, cache: NimResource | None, chosen: Selection | None) -> Any:
+    """``spec.resources``, with ``nvidia.com/gpu`` requested and limited as the operator assigns it: a service
+    naming ``storage.nimCache.profile`` of an NGC optimized cache, the profile among those the cache downloads,
+    and no GPU in its own requests or limits, gets the profile's ``tp`` (or ``tensorParallelism``) tag, else 1."""
+    resources = service.spec.get("resources")
+    profile = get(service.spec, "storage", "nimCache", "profile")
+    ngc = get(cache.spec, "source", "ngc") if cache is not None else None
+    if not profile or not isinstance(ngc, Mapping) or ngc.get("modelEndpoint") or chosen is None:
+        return resources
+    found = next((p for p in chosen.profiles if p.id == profile), None)
+    own = resources if isinstance(resources, Mapping) else {}
+    if found is None or any(GPU in (own.get(k) or {}) for k in ("requests", "limits")):
+        return resources  # not a profile the cache holds (the operator finds none), or the user's choice stands
+    count = next((found.tags[k] for k in ("tensorParallelism", "tp") if k in found.tags), "1")
+    if quantity.try_parse(count) is None:  # the operator's reconcile fails here too
+        raise ValueError(f"profile {profile}'s tensor parallelism {count!r} is not a GPU count")
+    # a Quantity as the operator writes it: "2" stays a string, which the API server keeps as given
+    return {**own, **{k: {**(own.get(k) or {}), GPU: count} for k in ("requests", "limits")}}
 
 
 def _replicas(service: NimResource) -> int | None:

@@ -171,7 +171,7 @@ class Renderer:
         return out
 
     def _service(self, res: NimResource, site: Site, caches: nimservice.Caches) -> list[DesiredObject]:
-        ctx = nimservice.build(res, site, caches)
+        ctx = nimservice.build(res, site, caches, self.selections)
         make = self._maker(res)
         out = [make("nimservice/nimservice.yaml.j2", _custom_resource(res, site), res.name, None)]
         wanted = [
