@@ -120,6 +120,12 @@ class Unauthorized(ClusterError):
     reason = "Unauthorized"
 
 
+class Gone(ClusterError):
+    """410: a watch's resourceVersion is too old (compacted away): list again, then watch from the list."""
+
+    reason = "Expired"
+
+
 class Unavailable(ClusterError):
     """The API server could not be reached or kept failing (5xx, 429, timeouts) after the retries."""
 

@@ -88,4 +88,3 @@ def scopes(paths: Sequence[Path]) -> list[Scope]:
             continue
         grouped.setdefault(cluster_dir(path), []).append(given)
     return [Scope(root, tuple(named)) for root, named in grouped.items()]
-

@@ -185,9 +185,7 @@ def content_change(new: Mapping[str, Any], old: Mapping[str, Any]) -> str:
 
 
 NGC_KEY_UNSET = "NGCAPIKeyUnset"  # the operator's Event reason, kept so alerts written for it match
-NGC_KEY_MESSAGE = (
-    "no authSecret: NGC_API_KEY is not set, and a model that needs an NGC API key to download will fail"
-)
+NGC_KEY_MESSAGE = "no authSecret: NGC_API_KEY is not set, and a model that needs an NGC API key to download will fail"
 
 
 def ngc_key_unset(body: Mapping[str, Any]) -> tuple[str, ...] | None:

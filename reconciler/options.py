@@ -42,6 +42,7 @@ class LockOptions:
     namespace: str = "default"
     identity: str = "nim-reconciler"
     wait: float = 0.0
+    held: bool = False  # serve's leader holds the Lease while it leads: its runs neither take nor free it
 
 
 @dataclass(frozen=True)

@@ -153,7 +153,7 @@ def _against(api: ClusterApi, options: Options, result: Render) -> RunReport:
     stamps = records.digest(applied)
     unchanged = record.unchanged(options.revision, stamps)
     held = None
-    if seen.plan.pending:
+    if seen.plan.pending and not options.lock.held:  # held: serve's leader holds it for the whole process
         # Nothing to write but status: no lock (a drift check that finds nothing writes nothing at all).
         got = lock.acquire(api, _lock_config(options, result.cluster))
         if isinstance(got, lock.Busy):

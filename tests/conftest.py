@@ -50,10 +50,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     `install-crds` run with the user's own rights and are not part of deploy/.
     """
     from tests.apiserver import SEEN
-    from tests.rbac import denied, deploy_rules, namespaced_rules
+    from tests.rbac import denied, deploy_rules, namespaced_rules, serve_rules
 
-    ours = [r for r in SEEN if r.agent.endswith(("(reconcile)", "(status)"))]
+    ours = [r for r in SEEN if r.agent.endswith(("(reconcile)", "(status)", "(serve)"))]
     cluster_rules, state_rules = deploy_rules()
+    cluster_rules += serve_rules()  # deploy/serve/rbac.yaml: watch on what serve watches
     # The run lock and the record live in the run's own namespace: the state Role's, bound there (the tests run
     # outside a pod, where that namespace is `default`, standing in for `nim-reconciler`). Other ConfigMaps (a
     # NIMCache's kept model manifest) are the ClusterRole's.

@@ -109,6 +109,16 @@ def deploy_rules() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     return list(cluster["rules"]), list(state["rules"])
 
 
+def serve_rules() -> list[dict[str, Any]]:
+    """The rules of deploy/serve/rbac.yaml (what serve needs beside deploy/rbac.yaml)."""
+    import yaml
+
+    from tests.helpers import REPO
+
+    docs = yaml.safe_load_all((REPO / "deploy" / "serve" / "rbac.yaml").read_text())
+    return list(next(d for d in docs if d["kind"] == "ClusterRole")["rules"])
+
+
 def namespaced_rules() -> list[dict[str, Any]]:
     """The rules of deploy/namespaced/role.yaml (a team's Role, bound in each of its namespaces)."""
     import yaml

@@ -184,3 +184,26 @@ def test_the_dockerfile_is_slim_non_root_with_git_and_reconcile_as_entrypoint() 
     assert all(p["securityContext"]["runAsUser"] == uid for p in pods)  # deploy/ runs the image's own user
     ignored = (REPO / ".dockerignore").read_text().split()
     assert ".git" in ignored and "tests" in ignored
+
+
+def test_serve_grows_the_cluster_role_only_by_watch_and_probes_its_own_endpoints() -> None:
+    from .rbac import serve_rules
+
+    assert {verb for rule in serve_rules() for verb in rule["verbs"]} == {"watch"}
+    watched = {r for rule in serve_rules() for r in rule["resources"]}
+    assert watched == {"nimcaches", "nimservices", "jobs", "deployments", "persistentvolumeclaims", "pods"}
+    deployment = one("Deployment", "serve/serve.yaml")
+    pod = _pod(deployment["spec"])
+    container = pod["containers"][0]
+    assert container["args"][0] == "serve" and "--listen=:8080" in container["args"]
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    secret_file = next(a.split("=", 1)[1] for a in container["args"] if a.startswith("--webhook-secret-file="))
+    mount = next(m for m in container["volumeMounts"] if secret_file.startswith(m["mountPath"] + "/"))
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    assert mount["readOnly"] is True and volume["secret"]["secretName"] == "nim-reconciler-webhook"
+    service = one("Service", "serve/serve.yaml")
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+    monitor = one("ServiceMonitor", "serve/serve.yaml")
+    assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
+    assert monitor["spec"]["selector"]["matchLabels"] == service["metadata"]["labels"]

@@ -8,46 +8,26 @@ from __future__ import annotations
 
 import gc
 import os
-import re
-import signal
-import socket
 import sys
 import threading
-from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
-from types import FrameType
 
 import click
 
 from reconciler import __version__
-from reconciler.cli import commands, local, profiles_command
+from reconciler.cli import build, commands, local, profiles_command, serve_command
 from reconciler.cli.flags import (
     EXIT_ERROR,
     FORMATS,
-    NO_CLUSTER,
     Guarded,
-    LiveTable,
-    cluster_config,
     context_option,
-    credentials,
-    default_cache_dir,
     duration,
     kubeconfig_option,
-    lock_namespace,
-    progress,
     say,
-    tty,
-    with_requests,
 )
-from reconciler.cli.run import Outputs, Runner, SourceSpec
+from reconciler.cli.run import Runner
 from reconciler.errors import ReconcilerError, printable
-from reconciler.options import LockOptions, Mode, Options, PruneOptions, WaitOptions
-
-
-def _usage(message: str) -> None:
-    say(f"error: {printable(message)}", err=True)
-    sys.exit(EXIT_ERROR)
+from reconciler.options import Mode, Options
 
 
 @click.group(cls=Guarded, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -179,29 +159,12 @@ def main(ctx: click.Context, /, **flags: object) -> None:
     if flags["base"]:
         sys.exit(_review(flags))
     stop = threading.Event()
-    options = _options(flags, stop)
-    spec = SourceSpec(
-        str(flags["repo"]),
-        _text(flags, "ref"),
-        _path(flags, "cache_dir") or default_cache_dir(),
-        credentials(),
-        duration(str(flags["git_timeout"])),
-    )
-    outputs = Outputs(
-        str(flags["fmt"]),
-        flags["log_format"] == "json",
-        _path(flags, "metrics_file"),
-        _text(flags, "pushgateway"),
-        out=say,
-        err=lambda line: say(line, err=True),
-    )
-    pushgateway = outputs.pushgateway or ""
-    if pushgateway and not re.match(r"https?://[^/\s]+", pushgateway):
-        _usage(f"--pushgateway {pushgateway}: not an http:// or https:// URL")
-    runner = Runner(spec, options, outputs)
+    options = build.options(flags, stop)
+    outputs = build.outputs(flags)
+    runner = Runner(build.source_spec(flags), options, outputs)
     if flags["interval"] and options.mode is not Mode.APPLY:
-        _usage("--interval goes with applying runs, not --dry-run")
-    signals, restore = _on_signals(stop)
+        build.usage("--interval goes with applying runs, not --dry-run")
+    signals, restore = build.on_signals(stop)
     if not flags["interval"]:
         try:
             code = runner.once()
@@ -211,47 +174,8 @@ def main(ctx: click.Context, /, **flags: object) -> None:
         sys.exit(128 + signals[0] if signals else code)
     from reconciler.cli import loop
 
-    log = outputs.err if outputs.log_json is False else (lambda m: say(_json_log(m)))
+    log = outputs.err if outputs.log_json is False else (lambda m: say(build.json_log(m)))
     sys.exit(loop.run(runner.once, loop.LoopOptions(duration(str(flags["interval"]))), stop, log))
-
-
-def _options(flags: dict[str, object], stop: threading.Event) -> Options:
-    mode = Mode.of_flag(_text(flags, "dry_run"))
-    if flags["offline"] and mode is not Mode.DRY_RUN:
-        _usage("--offline goes with --dry-run (a plan against nothing)")
-    kube = None
-    if not flags["offline"]:
-        files = tuple(str(f) for f in flags["kubeconfig"] or ())  # type: ignore[attr-defined]
-        found = cluster_config(files, _text(flags, "context"))
-        kube = with_requests(found, str(flags["request_timeout"]), _int(flags, "retries"))
-        if kube is not None and flags["namespaces"]:
-            kube = replace(kube, agent="reconcile namespaced")  # audit logs tell a team's confined runs apart
-    if kube is None and mode is not Mode.DRY_RUN:
-        _usage(f"{NO_CLUSTER} (an offline plan needs only --dry-run)")
-    wait = None
-    if flags["wait"]:
-        table = LiveTable() if tty() and flags["log_format"] == "text" else None
-        wait = WaitOptions(
-            duration(str(flags["timeout"])), duration(str(flags["poll_interval"])), progress, table, stop
-        )
-    return Options(
-        cluster=_text(flags, "cluster"),
-        templates=_path(flags, "templates"),
-        mode=mode,
-        kube=kube,
-        prune=_prune(flags),
-        retry_failed=bool(flags["retry_failed"]),
-        adopt=bool(flags["adopt"]),
-        stop=stop,
-        namespaces=tuple(str(n) for n in flags["namespaces"] or ()),  # type: ignore[attr-defined]
-        wait=wait,
-        lock=LockOptions(
-            _text(flags, "lock_name"),
-            lock_namespace(kube, _text(flags, "lock_namespace")),
-            f"{socket.gethostname()}-{os.getpid()}",
-            duration(str(flags["lock_wait"])),
-        ),
-    )
 
 
 def _review(flags: dict[str, object]) -> int:
@@ -263,15 +187,15 @@ def _review(flags: dict[str, object]) -> int:
     from reconciler.report.output import render_run
 
     if not flags["dry_run"]:
-        _usage("--base goes with --dry-run (a pull-request check changes nothing)")
+        build.usage("--base goes with --dry-run (a pull-request check changes nothing)")
     if flags["ref"] or source.is_url(str(flags["repo"])):
-        _usage("--base compares a local checkout (--repo PATH) with one of its revisions")
+        build.usage("--base compares a local checkout (--repo PATH) with one of its revisions")
     base = str(flags["base"])
     options = Options(
         repo=Path(str(flags["repo"])),
-        cluster=_text(flags, "cluster"),
-        templates=_path(flags, "templates"),
-        prune=_prune(flags),
+        cluster=build.text(flags, "cluster"),
+        templates=build.path(flags, "templates"),
+        prune=build.prune(flags),
     )
     try:
         run = pr_check.review(options, base)
@@ -286,58 +210,6 @@ def _review(flags: dict[str, object]) -> int:
     return exit_code(run)
 
 
-def _on_signals(stop: threading.Event) -> tuple[list[int], Callable[[], None]]:
-    """SIGTERM / SIGINT: finish the writes in flight, send no more, release the lock; a second one stops at once.
-
-    Returns the list the signals received are put in, and how to put the previous handlers back. (Signals reach
-    only the main thread: a run started from another thread, as an embedding program may, handles none.)
-    """
-    received: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        return received, lambda: None
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        if stop.is_set():
-            raise SystemExit(128 + signum)
-        received.append(signum)
-        stop.set()
-        say(f"{signal.Signals(signum).name} received: stopping after the writes in flight", err=True)
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
-
-    def restore() -> None:
-        for number, old in previous.items():
-            signal.signal(number, old)
-
-    return received, restore
-
-
-def _json_log(message: str) -> str:
-    from reconciler.report.logs import line
-
-    return line("info", message)
-
-
-def _prune(flags: dict[str, object]) -> PruneOptions:
-    enabled, empty = bool(flags["prune"]), bool(flags["allow_empty"])
-    return PruneOptions(enabled, _int(flags, "max_prune"), empty, _int(flags, "max_prune_per_namespace"))
-
-
-def _int(flags: dict[str, object], name: str) -> int:
-    value = flags[name]
-    return value if isinstance(value, int) else 0
-
-
-def _text(flags: dict[str, object], name: str) -> str | None:
-    value = flags.get(name)
-    return str(value) if value else None
-
-
-def _path(flags: dict[str, object], name: str) -> Path | None:
-    value = flags.get(name)
-    return value if isinstance(value, Path) else None
-
-
 for _command in (
     local.run_locally,
     commands.status_command,
@@ -348,3 +220,6 @@ for _command in (
     profiles_command.profiles_command,
 ):
     main.add_command(_command)
+# serve takes the run's own flags (--repo, --cluster, the prune guards …) beside its own
+serve_command.serve.params[:0] = [p for p in main.params if p.name not in serve_command.NOT_FOR_SERVE]
+main.add_command(serve_command.serve)

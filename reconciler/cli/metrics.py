@@ -54,14 +54,14 @@ def add(totals: Totals, sample: Sample) -> Totals:
     return Totals(runs, git, last)
 
 
-def _escape(value: str) -> str:
+def escape(value: str) -> str:
     """A label value as the text format writes it, through the one redaction step (labels are output too)."""
     return redact(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def exposition(sample: Sample, totals: Totals) -> str:
     """The text format (version 0.0.4) of one run and the totals that include it."""
-    c = f'cluster="{_escape(sample.cluster)}"'
+    c = f'cluster="{escape(sample.cluster)}"'
     out = [
         f"# HELP {PREFIX}_reconcile_duration_seconds How long the last reconcile run took.",
         f"# TYPE {PREFIX}_reconcile_duration_seconds gauge",
@@ -71,7 +71,7 @@ def exposition(sample: Sample, totals: Totals) -> str:
         *(f'{PREFIX}_reconcile_total{{{c},result="{r}"}} {totals.runs.get(r, 0)}' for r in RESULTS),
         f"# HELP {PREFIX}_objects Objects of the last run by action.",
         f"# TYPE {PREFIX}_objects gauge",
-        *(f'{PREFIX}_objects{{{c},action="{_escape(a)}"}} {n}' for a, n in sorted(sample.objects.items())),
+        *(f'{PREFIX}_objects{{{c},action="{escape(a)}"}} {n}' for a, n in sorted(sample.objects.items())),
         f"# HELP {PREFIX}_last_success_timestamp_seconds When a run last succeeded (unix time).",
         f"# TYPE {PREFIX}_last_success_timestamp_seconds gauge",
         f"{PREFIX}_last_success_timestamp_seconds{{{c}}} {totals.last_success:.3f}",

@@ -65,20 +65,28 @@ def exit_code(run: RunReport) -> int:
 
 
 class Runner:
-    """Runs again and again with the same options (loop mode keeps the metric totals in memory)."""
+    """Runs again and again with the same options (loop mode and serve keep the metric totals in memory, and
+    serve reads the last report and exposition)."""
 
     def __init__(self, spec: SourceSpec, options: Options, outputs: Outputs) -> None:
         self.spec, self.options, self.outputs = spec, options, outputs
         self.totals: metrics.Totals | None = None
+        self.checkout: source.Checkout | None = None
+        self.report: RunReport | None = None  # the last run's (None: it failed before reconciling)
+        self.exposition = ""  # the metrics text after the last run
 
-    def once(self) -> int:
+    def once(self, fetch: bool = True) -> int:
+        """One run; ``fetch=False`` reuses the last checkout (serve's event-driven runs: the commit is the same)."""
         from reconciler import pipeline
 
         started = time.monotonic()
         requests: dict[str, int] = {}
+        self.report = None
         try:
-            got = checkout(self.spec)
-            requests = got.requests
+            got = self.checkout
+            if fetch or got is None:
+                got = self.checkout = checkout(self.spec)
+                requests = got.requests
             run = pipeline.reconcile(replace(self.options, repo=got.root, revision=got.revision))
         except Exception as exc:  # loop mode must outlive any one run: a bug or an answer nothing expected included
             if not isinstance(exc, ReconcilerError) and os.environ.get("NIM_RECONCILER_TRACEBACK"):
@@ -89,6 +97,7 @@ class Runner:
             self._metrics(self.options.cluster or "", "failure", {}, requests, time.monotonic() - started)
             return EXIT_ERROR
         duration = time.monotonic() - started
+        self.report = run
         self._print(run, duration)
         code = exit_code(run)
         result = {EXIT_ERROR: "failure", EXIT_BLOCKED: "blocked"}.get(code, "success")
@@ -113,14 +122,14 @@ class Runner:
             self.outputs.err(f"error: {message}")
 
     def _metrics(self, cluster: str, result: str, counts: dict[str, int], git: dict[str, int], duration: float) -> None:
-        if self.outputs.metrics_file is None and self.outputs.pushgateway is None:
-            return
         totals = self.totals
         if totals is None and self.outputs.metrics_file is not None and self.outputs.metrics_file.is_file():
             totals = metrics.read_totals(self.outputs.metrics_file.read_text(), cluster)
         sample = metrics.Sample(cluster, result, duration, counts, git, time.time())
         self.totals = metrics.add(totals or metrics.Totals(), sample)
-        text = metrics.exposition(sample, self.totals)
+        text = self.exposition = metrics.exposition(sample, self.totals)
+        if self.outputs.metrics_file is None and self.outputs.pushgateway is None:
+            return
         try:
             if self.outputs.metrics_file is not None:
                 metrics.write_file(self.outputs.metrics_file, text)

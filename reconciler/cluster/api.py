@@ -6,6 +6,7 @@ tests and the cluster seam meet here.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 from reconciler.kinds import Kind
@@ -27,3 +28,10 @@ class ClusterApi(Protocol):
     def create(self, kind: Kind, body: dict[str, Any]) -> dict[str, Any]: ...
     def replace(self, kind: Kind, body: dict[str, Any]) -> dict[str, Any]: ...
     def patch(self, kind: Kind, namespace: str, name: str, patch: dict[str, Any]) -> dict[str, Any]: ...
+
+
+class WatchApi(Protocol):
+    """What ``serve``'s watches need of ``kube.Cluster``: a LIST with its resourceVersion, and the watch."""
+
+    def list_at(self, kind: Kind, selector: str, namespace: str = "") -> tuple[list[dict[str, Any]], str]: ...
+    def watch(self, kind: Kind, selector: str, version: str, seconds: int) -> Iterator[dict[str, Any]]: ...

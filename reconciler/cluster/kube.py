@@ -19,6 +19,7 @@ import json
 import random
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import urllib3
@@ -29,10 +30,12 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from reconciler import __version__, redaction
+from reconciler.cluster import streams
 from reconciler.errors import (
     ClusterError,
     Conflict,
     Forbidden,
+    Gone,
     Invalid,
     NotFound,
     Unauthorized,
@@ -47,7 +50,9 @@ from reconciler.refs import ObjRef
 FIELD_MANAGER = MANAGER  # our server-side apply manager (and the one plan reads managedFields for)
 
 
-_ERRORS: dict[int, type[ClusterError]] = {401: Unauthorized, 403: Forbidden, 404: NotFound, 409: Conflict, 422: Invalid}
+_ERRORS: dict[int, type[ClusterError]] = {
+    401: Unauthorized, 403: Forbidden, 404: NotFound, 409: Conflict, 410: Gone, 422: Invalid,
+}  # fmt: skip
 
 
 class Cluster:
@@ -83,18 +88,23 @@ class Cluster:
 
     def list(self, kind: Kind, selector: str, namespace: str = "") -> builtins.list[dict[str, Any]]:
         """Every object of ``kind`` in all namespaces (or one) whose labels match ``selector`` (absent kind: none)."""
+        return self.list_at(kind, selector, namespace)[0]
+
+    def list_at(self, kind: Kind, selector: str, namespace: str = "") -> tuple[builtins.list[dict[str, Any]], str]:
+        """``list``, and the resourceVersion of the list (where a watch starts; "" when the kind is not served)."""
         ref = ObjRef(kind.kind, namespace, "*")
         try:
             body = self._call("GET", kind.path(namespace), ref, query=[("labelSelector", selector)])
         except NotFound:
-            return []  # the kind is not served (its CRD is not installed): nothing of it can exist
+            return [], ""  # the kind is not served (its CRD is not installed): nothing of it can exist
+        version = (body.get("metadata") or {}).get("resourceVersion")
         items: builtins.list[dict[str, Any]] = body.get("items") or []
         if not isinstance(items, builtins.list) or not all(isinstance(i, dict) for i in items):
             raise Unavailable(ref, "the API server's LIST answer holds no list of objects")
         for item in items:  # a LIST leaves kind and apiVersion out of its items
             item.setdefault("kind", kind.kind)
             item.setdefault("apiVersion", kind.api_version)
-        return items
+        return items, version if isinstance(version, str) else ""
 
     def served(self, api_version: str) -> set[str]:
         """The resources API discovery lists for ``group/version`` (open to every user, unlike CRDs)."""
@@ -155,6 +165,35 @@ class Cluster:
             query=[("fieldManager", FIELD_MANAGER)],
         )
 
+    def watch(self, kind: Kind, selector: str, version: str, seconds: int) -> Iterator[dict[str, Any]]:
+        """The events (``{"type", "object"}``) of ``kind`` in all namespaces whose labels match ``selector``, after
+        resourceVersion ``version``, until the server ends the watch (``seconds`` at most). One request, never
+        retried here: the caller lists again. ``Gone`` when ``version`` is too old; ``Unavailable`` when the
+        stream breaks or holds something that is not a watch event."""
+        ref = ObjRef(kind.kind, "", "*")
+        query = [("watch", "true"), ("labelSelector", selector), ("resourceVersion", version),
+                 ("timeoutSeconds", str(seconds)), ("allowWatchBookmarks", "true")]  # fmt: skip
+        with self._lock:
+            self.requests += 1
+        try:
+            _, url, headers, _, _ = self.api.param_serialize(
+                "GET", kind.path(""), query_params=query, header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"],
+            )  # fmt: skip
+            response = self.api.call_api("GET", url, header_params=headers,
+                                         _request_timeout=(self.config.timeout, seconds + 30))  # fmt: skip
+        except (urllib3.exceptions.HTTPError, ApiException, OSError) as exc:
+            raise Unavailable(ref, f"cannot watch: {_short(exc)}") from exc
+        if response.status >= 400:
+            raise _error(ref, response.status, _object(response.read()))
+        try:
+            yield from streams.events(ref, response.response.stream(65536), _error)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise Unavailable(ref, f"the watch broke off: {_short(exc)}") from exc
+        finally:  # a watch's connection is not reused: it may be cut mid-stream, and the next watch opens its own
+            response.response.close()
+            response.response.release_conn()
+
     def log(self, namespace: str, pod: str, container: str, limit: int) -> str:
         """What a container of a Pod printed (``pods/log``), at most ``limit`` bytes, as text."""
         path = Kind("Pod", "v1", "pods").path(namespace, pod) + "/log"
@@ -196,6 +235,8 @@ class Cluster:
                 retry_after = None
             else:
                 if status < 400 and data is not None:
+                    if method != "GET" and not any(k == "dryRun" for k, _ in query or []):
+                        streams.WRITTEN.wrote(ref, data, deleted=method == "DELETE")
                     return data
                 if status < 400:  # a proxy's login page, a truncated body: not an answer; maybe the next one is
                     last = Unavailable(ref, f"the API server's answer ({status}) is not a Kubernetes JSON object")

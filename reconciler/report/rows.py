@@ -10,7 +10,8 @@ from reconciler.objects import cache_name
 from reconciler.report.model import Row, age
 
 
-def _message(status: Mapping[str, Any]) -> str:
+def message(status: Mapping[str, Any]) -> str:
+    """The message of the latest condition (what a resource last said of itself)."""
     conditions = sorted(status.get("conditions") or [], key=lambda c: c.get("lastTransitionTime", ""))
     return str(conditions[-1].get("message", "")) if conditions else ""
 
@@ -21,7 +22,7 @@ def cache_row(cache: dict[str, Any], now: datetime.datetime) -> Row:
     columns = {
         "PVC": status.get("pvc", ""),
         "AGE": age(meta.get("creationTimestamp", ""), now),
-        "MESSAGE": _message(status),
+        "MESSAGE": message(status),
     }
     return Row("NIMCache", meta.get("namespace", ""), meta["name"], status.get("state", "NotReady"), columns)
 

@@ -10,8 +10,10 @@ See ``store.py`` (verbs), ``fields.py`` (server-side apply) and ``admission.py``
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -23,7 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from . import admission
+from . import admission, watch
 from .store import ApiError, Resource, Store
 
 __all__ = ["SEEN", "ApiServer", "Fault", "Request"]
@@ -116,6 +118,7 @@ class ApiServer:
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_port}"
         self.directory = directory
+        self.closing = False
         self.kubeconfig = self._write_kubeconfig(directory)
         # A short poll: shutdown() waits up to one poll interval, paid at the end of every test that starts a server.
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
@@ -125,8 +128,10 @@ class ApiServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.closing = True  # open watches end
         self.httpd.shutdown()
         self.httpd.server_close()
+        self.httpd.drop_connections()
 
     def record(self, request: Request) -> None:
         self.requests.append(request)
@@ -238,13 +243,9 @@ class ApiServer:
             policy = query.get("propagationPolicy") or data.get("propagationPolicy") or "Background"
             if policy not in ("Orphan", "Background", "Foreground"):  # DeleteOptions validation
                 raise ApiError(422, "Invalid", f'propagationPolicy: Unsupported value: "{policy}"')
-            self.store.delete(res, ns, name, policy, dry)
-            return 200, {
-                "kind": "Status",
-                "apiVersion": "v1",
-                "status": "Success",
-                "details": {"name": name, "kind": res.plural},
-            }
+            # kube-apiserver answers a deletion with the object as it was deleted (handlers/delete.go: a Status
+            # only when the storage returns none)
+            return 200, self.store.delete(res, ns, name, policy, dry)
         raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed")
 
     def _parse(self, path: str) -> tuple[Resource, str, str, str]:
@@ -335,6 +336,26 @@ class ApiServer:
 
 
 class _Server(ThreadingHTTPServer):
+    """Keeps its open connections, so that a stopped server drops them all, as a process that exits does (else
+    a kept-alive connection would go on being served after the server stopped)."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.open: set[Any] = set()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        self.open.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self) -> None:
+        for sock in list(self.open):
+            with contextlib.suppress(OSError):  # already closed
+                sock.shutdown(socket.SHUT_RDWR)
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that gave up (a timeout, a dropped connection in a fault test) is no server error to print."""
 
@@ -374,6 +395,9 @@ def _handler(api: ApiServer) -> type[BaseHTTPRequestHandler]:
                 code, payload, extra = fault.status, error.status(), {}
                 if fault.retry_after is not None:
                     extra["Retry-After"] = str(fault.retry_after)
+            elif self.command == "GET" and parse_qs(split.query).get("watch", [""])[-1] in ("1", "true"):
+                self._watch(split)
+                return
             else:
                 code, payload, extra = api.handle(self.command, self.path, self.headers, body)
                 if fault is not None and fault.lost:
@@ -401,6 +425,33 @@ def _handler(api: ApiServer) -> type[BaseHTTPRequestHandler]:
                 self.send_header(key, value)
             self.end_headers()
             self.wfile.write(data)
+
+        def _watch(self, split: Any) -> None:
+            query = {k: v[-1] for k, v in parse_qs(split.query).items()}
+            try:
+                res, ns, name, sub = api._parse(split.path)
+                if name or sub:
+                    raise ApiError(405, "MethodNotAllowed", "watch is a verb of collections")
+            except ApiError as exc:
+                data = json.dumps(exc.status()).encode()
+                self.send_response(exc.code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return
+            agent = self.headers.get("User-Agent", "")
+            api.record(Request("GET", split.path, query, "", 200, agent))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            selector = parse_selector(query.get("labelSelector", ""))
+            try:
+                watch.serve(api.store, res, ns, selector, query, self.wfile, lambda: api.closing)
+                self.wfile.write(b"0\r\n\r\n")
+            except OSError:  # the watcher hung up
+                self.close_connection = True
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 

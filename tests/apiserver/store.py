@@ -5,6 +5,7 @@ Every verb returns ``(status code, body)``; bodies of errors are ``Status`` obje
 
 from __future__ import annotations
 
+import collections
 import copy
 import datetime
 import threading
@@ -76,6 +77,18 @@ def _now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@dataclass(frozen=True)
+class Change:
+    """One entry of the watch cache: the resourceVersion it made, ADDED / MODIFIED / DELETED, the object after
+    (for a deletion: its last state) and before."""
+
+    version: int
+    type: str
+    key: tuple[str, str, str]
+    obj: dict[str, Any]
+    old: dict[str, Any] | None
+
+
 class Store:
     """Objects by (plural-key, namespace, name), a resourceVersion counter, and per-object field ownership."""
 
@@ -86,6 +99,11 @@ class Store:
         self.owners: dict[tuple[str, str, str], dict[str, set[fields.Path]]] = {}
         self.version = 1000
         self.ips = 10
+        # The watch cache: every change since ``oldest``, as kube-apiserver's watch cache keeps a window of them
+        # (``--watch-cache-sizes``); a watch from a resourceVersion before the window gets 410 Gone.
+        self.changes: collections.deque[Change] = collections.deque(maxlen=5000)
+        self.oldest = self.version
+        self.changed = threading.Condition(self.lock)
         self._served: list[Resource] | None = None  # discovery, recomputed when a CRD changes
         for name in namespaces:
             self.add_namespace(name)
@@ -354,14 +372,32 @@ class Store:
         obj["metadata"]["managedFields"] = [
             _entry(m, p, obj, operation if m == manager else "Update") for m, p in sorted(owners.items())
         ]
+        self._changed("MODIFIED" if key in self.objects else "ADDED", key, obj, self.objects.get(key))
         self.objects[key] = obj
         self.owners[key] = owners
         if key[0] == "customresourcedefinitions":
             self._served = None
         return copy.deepcopy(obj)
 
+    def _changed(self, kind: str, key: tuple[str, str, str], obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        if len(self.changes) == self.changes.maxlen:
+            self.oldest = self.changes[0].version
+        self.changes.append(Change(self.version, kind, key, copy.deepcopy(obj), old))
+        self.changed.notify_all()
+
+    def compact(self) -> None:
+        """Forget every change so far, as etcd's compaction does: older watches must list again (410 Gone)."""
+        with self.lock:
+            self.changes.clear()
+            self.oldest = self.version
+
     def _remove(self, key: tuple[str, str, str], uid: str, policy: str) -> None:
-        self.objects.pop(key, None)
+        gone = self.objects.pop(key, None)
+        if gone is not None:  # a deletion is a change too, at a new resourceVersion
+            self.version += 1
+            final = copy.deepcopy(gone)
+            final["metadata"]["resourceVersion"] = str(self.version)
+            self._changed("DELETED", key, final, gone)
         if key[0] == "customresourcedefinitions":
             self._served = None
         self.owners.pop(key, None)
