@@ -133,7 +133,7 @@ def test_the_webhook_takes_gitlab_tokens_refuses_huge_bodies_and_names_what_it_i
         with Served(api, tmp_path, str(root), "--webhook-secret-file", str(tmp_path / "hook-secret")) as served:
             push = json.dumps({"ref": "refs/heads/main", "project": {"default_branch": "main"}}).encode()
             gitlab = {"X-Gitlab-Token": "gl-token", "X-Gitlab-Event": "Push Hook"}
-            wait_for(lambda: served.request("/readyz")[0] == 200, 30, "ready")
+            wait_for(lambda: served.request("/readyz") == (200, "ok\n"), 30, "leading, after the first run")
             assert served.request("/hooks/git", push, gitlab)[0] == 202
             assert served.request("/hooks/git", push, {**gitlab, "X-Gitlab-Token": "gl-toke"})[0] == 401
             ping = {**gitlab, "X-Gitlab-Event": "Tag Push Hook"}
@@ -155,7 +155,7 @@ def test_metrics_parse_and_readyz_turns_unready_when_the_api_server_stops_answer
         install(api)
         with Served(api, tmp_path, str(root), "--interval", "1h") as served:
             assert served.request("/healthz") == (200, "ok\n")
-            wait_for(lambda: served.request("/readyz")[0] == 200, 30, "ready after the first run")
+            wait_for(lambda: served.request("/readyz") == (200, "ok\n"), 30, "leading, after the first run")
             code, text = served.request("/metrics")
             assert code == 200
             families = {f.name: f for f in text_string_to_metric_families(text)}
