@@ -143,6 +143,14 @@ def pvc_name(cache_body: Mapping[str, Any]) -> str:
     return str(pvc.get("name") or f"{cache_body['metadata']['name']}-pvc")
 
 
+SUSPEND = "nim-reconciler/reconcile"  # "disabled" on a NIMCache / NIMService manifest: leave it and its children be
+
+
+def suspended(body: Mapping[str, Any]) -> bool:
+    """Whether a custom resource's manifest suspends its reconciliation (``nim-reconciler/reconcile: disabled``)."""
+    return ((body.get("metadata") or {}).get("annotations") or {}).get(SUSPEND) == "disabled"
+
+
 SELECTED_PROFILES = "nvidia.com/selected-profiles"
 # The operator reads an image's OCI label (com.nvidia.nim.model_download_protocol: native-v1) from the registry with
 # the pull secret; we read no Secret and no registry, so the manifest says it (README: departures).

@@ -25,7 +25,7 @@ from reconciler.documents import NimResource
 from reconciler.errors import ReconcilerError
 from reconciler.objects import DesiredObject, cache_name
 from reconciler.options import Mode, Options
-from reconciler.plan import compare, gate, ownership, prune
+from reconciler.plan import compare, gate, ownership, prune, suspend
 from reconciler.plan.changes import Action, Change, Plan
 from reconciler.plan.ownership import Inventory
 from reconciler.refs import ObjRef
@@ -142,6 +142,7 @@ def _against(api: ClusterApi, options: Options, result: Render) -> RunReport:
         return RunReport(result.cluster, result.check, options.mode, errors=problems)
     started = time.monotonic()
     record = records.read(api, options.lock.namespace, result.cluster)
+    before = record.history[0].result if record.history else ""
     seen = _look(api, options, result, record.inventory)
     warned = prune.orphans(seen.plan.changes)
     if options.mode is Mode.DRY_RUN:
@@ -149,6 +150,10 @@ def _against(api: ClusterApi, options: Options, result: Render) -> RunReport:
     if options.mode is Mode.SERVER_DRY_RUN:
         done = apply.execute(seen.plan, api, dry_run=True)
         return RunReport(result.cluster, result.check, options.mode, _outcomes(seen.plan, done))
+    if record.suspension is not None:  # `reconcile suspend`: read and report, write nothing
+        kept = suspend.cluster(seen.plan, f"cluster {result.cluster} is {record.suspension}")
+        notice = f"cluster {result.cluster} is {record.suspension}: nothing written (`reconcile resume` resumes)"
+        return RunReport(result.cluster, result.check, options.mode, entries(kept.changes), notice=notice)
     applied = ((ref, b["metadata"]["annotations"][compare.APPLIED]) for ref, b in seen.plan.bodies.items())
     stamps = records.digest(applied)
     unchanged = record.unchanged(options.revision, stamps)
@@ -186,7 +191,7 @@ def _against(api: ClusterApi, options: Options, result: Render) -> RunReport:
             renewer.stop()
         if held is not None and renewer is not None and not renewer.lost.is_set():
             lock.release(api, held)
-    return report
+    return replace(report, previous=before)
 
 
 def _look(api: ClusterApi, options: Options, result: Render, inventory: Inventory | None) -> Seen:
@@ -203,7 +208,7 @@ def _look(api: ClusterApi, options: Options, result: Render, inventory: Inventor
     claimed = ownership.claim(planned, objects, live, existing, ours, options.adopt)
     gated = gate.gate(claimed, objects, live, pods, _now(), retry_failed=options.retry_failed)
     users = observe.pods_in(api, sorted(prune.claimed(gated)))  # only where a PVC would be deleted
-    return Seen(live, pods, prune.keep_in_use(gated, live, users), ours, objects)
+    return Seen(live, pods, suspend.resources(prune.keep_in_use(gated, live, users), objects, live), ours, objects)
 
 
 def _selected(result: Render, chosen: dict[ObjRef, Selection]) -> list[DesiredObject]:

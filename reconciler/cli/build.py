@@ -18,6 +18,7 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
+from reconciler.cli import notify
 from reconciler.cli.flags import (
     EXIT_ERROR,
     NO_CLUSTER,
@@ -33,8 +34,9 @@ from reconciler.cli.flags import (
     with_requests,
 )
 from reconciler.cli.run import Outputs, SourceSpec
-from reconciler.errors import printable
+from reconciler.errors import ReconcilerError, printable
 from reconciler.options import LockOptions, Mode, Options, PruneOptions, WaitOptions
+from reconciler.source.signatures import Policy
 
 Flags = dict[str, object]
 
@@ -87,18 +89,35 @@ def options(flags: Flags, stop: threading.Event, hint: str = " (an offline plan 
 
 
 def source_spec(flags: Flags) -> SourceSpec:
-    """Where the repo comes from: ``--repo``, ``--ref``, ``--cache-dir``, the git credentials, ``--git-timeout``."""
+    """Where the repo comes from: ``--repo``, ``--ref``, ``--cache-dir``, the git credentials, ``--git-timeout``,
+    and with ``--verify-commits`` the keys allowed to sign what is applied."""
     return SourceSpec(
         str(flags["repo"]),
         text(flags, "ref"),
         path(flags, "cache_dir") or default_cache_dir(),
         credentials(),
         duration(str(flags["git_timeout"])),
+        signature_policy() if flags.get("verify_commits") else None,
     )
+
+
+def signature_policy() -> Policy:
+    """``GIT_ALLOWED_SIGNERS`` (an SSH allowed-signers file) and / or ``GIT_GPG_KEYRING`` (public GnuPG keys)."""
+    signers, keyring = os.environ.get("GIT_ALLOWED_SIGNERS"), os.environ.get("GIT_GPG_KEYRING")
+    if not signers and not keyring:
+        usage("--verify-commits needs GIT_ALLOWED_SIGNERS (an SSH allowed-signers file) or GIT_GPG_KEYRING (a file "
+              "of public GnuPG keys)")  # fmt: skip
+    return Policy(Path(signers) if signers else None, Path(keyring) if keyring else None)
 
 
 def outputs(flags: Flags) -> Outputs:
     """Where reports, logs and metrics go (exits 2 on a ``--pushgateway`` that is no http(s) URL)."""
+    try:
+        receivers = notify.checked([str(u) for u in flags.get("notify") or ()])  # type: ignore[attr-defined]
+    except ReconcilerError as exc:
+        usage(str(exc))
+    settings = notify.Notify(receivers, str(flags.get("notify_link") or ""), str(flags.get("notify_format") or "json"),
+                             duration(str(flags.get("notify_timeout") or "5s")))  # fmt: skip
     out = Outputs(
         str(flags["fmt"]),
         flags["log_format"] == "json",
@@ -106,6 +125,7 @@ def outputs(flags: Flags) -> Outputs:
         text(flags, "pushgateway"),
         out=say,
         err=lambda line: say(line, err=True),
+        notify=settings,
     )
     if out.pushgateway and not re.match(r"https?://[^/\s]+", out.pushgateway):
         usage(f"--pushgateway {out.pushgateway}: not an http:// or https:// URL")

@@ -22,6 +22,7 @@ from reconciler.cli.flags import (
     context_option,
     fail,
     kubeconfig_option,
+    lock_namespace,
     required_cluster,
     say,
 )
@@ -48,9 +49,15 @@ def status_command(cluster: str | None, kubeconfig: tuple[str, ...], context: st
     config = replace(required_cluster(kubeconfig, context), agent="status")
     try:
         rows = read_status(config, cluster)
+        held = read_suspensions(config, cluster)
     except ReconcilerError as exc:
         fail(exc)
-    say(status_json(rows) if fmt == "json" else status_table(rows), nl=False)
+    if fmt == "json":
+        say(status_json(rows, held), nl=False)
+    else:
+        for name, why in sorted(held.items()):
+            say(printable(f"Cluster {name} is {why}: its runs write nothing (`reconcile resume --cluster {name}`)."))
+        say(status_table(rows), nl=False)
     states = {r.state for r in rows}
     sys.exit(EXIT_ERROR if "Failed" in states else EXIT_OK if states <= {"Ready"} else EXIT_CHANGES)
 
@@ -193,6 +200,25 @@ def render(
         say(problem_line(problem), err=True)
     bodies = [o.body for o in result.objects if repo == root or layout.within(o.source.path, [root])]
     say(objects_json(bodies) if fmt == "json" else objects_yaml(bodies), nl=False)
+
+
+def read_suspensions(config: ClusterConfig, cluster_name: str | None) -> dict[str, str]:
+    """The suspended clusters (of one, if named), from their records in the lock namespace: one LIST."""
+    from reconciler.cluster import kube, record
+    from reconciler.objects import CLUSTER_LABEL, selector
+
+    api = kube.Cluster(config)
+    try:
+        maps = api.list(record.CONFIGMAP, selector(cluster_name), lock_namespace(config, None))
+    finally:
+        api.close()
+    found = {}
+    for item in maps:
+        name = ((item.get("metadata") or {}).get("labels") or {}).get(CLUSTER_LABEL, "")
+        held = record.parse(item).suspension if item["metadata"].get("name") == record.name(name) else None
+        if held is not None:
+            found[name] = str(held)
+    return found
 
 
 def read_status(config: ClusterConfig, cluster_name: str | None) -> list[Row]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from reconciler import __version__
-from reconciler.cli import build, commands, local, profiles_command, serve_command
+from reconciler.cli import build, commands, governance, local, profiles_command, serve_command
 from reconciler.cli.flags import (
     EXIT_ERROR,
     FORMATS,
@@ -46,6 +46,13 @@ from reconciler.options import Mode, Options
     help="Where a git URL is cloned once and then fetched (default: $XDG_CACHE_HOME/nim-reconciler).",
 )
 @click.option("--git-timeout", default="60s", show_default=True, help="Timeout of one git operation.")
+@click.option(
+    "--verify-commits",
+    is_flag=True,
+    help="Apply only a commit signed by an allowed key (GIT_ALLOWED_SIGNERS: an SSH allowed-signers file; "
+    "GIT_GPG_KEYRING: public GnuPG keys), verified with git; else exit 2 before the cluster is contacted. With "
+    "--base: the checked-out head must be signed.",
+)
 @click.option("--cluster", help="Which clusters/<cluster> to reconcile (optional when there is only one).")
 @kubeconfig_option
 @context_option
@@ -143,6 +150,22 @@ from reconciler.options import Mode, Options
     help="Write Prometheus metrics here after each run (node-exporter's textfile collector).",
 )
 @click.option("--pushgateway", metavar="URL", help="Push Prometheus metrics to this Pushgateway after each run.")
+@click.option(
+    "--notify",
+    "notify",
+    multiple=True,
+    metavar="URL",
+    help="POST a JSON event here when a run fails, is blocked by a guard, or recovers (repeatable).",
+)
+@click.option("--notify-link", metavar="TEMPLATE", help="A link in each event; {cluster} and {revision} are filled in.")
+@click.option(
+    "--notify-format",
+    type=click.Choice(["json", "slack"]),
+    default="json",
+    show_default=True,
+    help="slack: a text message, as Slack-compatible incoming webhooks take.",
+)
+@click.option("--notify-timeout", default="5s", show_default=True, help="Timeout of one notification (one retry).")
 @click.pass_context
 def main(ctx: click.Context, /, **flags: object) -> None:
     """GitOps for NVIDIA NIM: validate, render and reconcile NIMCache / NIMService manifests.
@@ -191,6 +214,15 @@ def _review(flags: dict[str, object]) -> int:
     if flags["ref"] or source.is_url(str(flags["repo"])):
         build.usage("--base compares a local checkout (--repo PATH) with one of its revisions")
     base = str(flags["base"])
+    if flags["verify_commits"]:  # the head under review must be a commit an allowed key signed
+        from reconciler.source import signatures
+
+        try:
+            signatures.verify(Path(str(flags["repo"])), source.local(Path(str(flags["repo"]))).revision,
+                              build.signature_policy())  # fmt: skip
+        except ReconcilerError as exc:
+            say(f"error: {printable(str(exc))}", err=True)
+            return EXIT_ERROR
     options = Options(
         repo=Path(str(flags["repo"])),
         cluster=build.text(flags, "cluster"),
@@ -218,6 +250,8 @@ for _command in (
     commands.validate,
     commands.render,
     profiles_command.profiles_command,
+    governance.suspend,
+    governance.resume,
 ):
     main.add_command(_command)
 # serve takes the run's own flags (--repo, --cluster, the prune guards …) beside its own

@@ -14,12 +14,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from reconciler import source
-from reconciler.cli import metrics
+from reconciler.cli import metrics, notify
 from reconciler.errors import ReconcilerError, UsageError, printable
 from reconciler.options import Mode, Options
 from reconciler.report import logs
 from reconciler.report.model import RunReport
 from reconciler.report.output import counts
+from reconciler.source import signatures
+from reconciler.source.signatures import Policy
 
 EXIT_OK, EXIT_CHANGES, EXIT_ERROR, EXIT_BLOCKED = 0, 1, 2, 3
 
@@ -33,6 +35,7 @@ class SourceSpec:
     cache_dir: Path = Path(".cache/nim-reconciler")
     credentials: source.Credentials = field(default_factory=source.Credentials)
     timeout: float = 60.0
+    signatures: Policy | None = None  # --verify-commits: only a commit an allowed key signed is applied
 
 
 @dataclass(frozen=True)
@@ -43,16 +46,22 @@ class Outputs:
     pushgateway: str | None = None
     out: Callable[[str], None] = print
     err: Callable[[str], None] = print
+    notify: notify.Notify = field(default_factory=lambda: notify.Notify())
 
 
 def checkout(spec: SourceSpec) -> source.Checkout:
-    """The repo at its revision: a git URL cloned or fetched, or a local path as it is."""
+    """The repo at its revision: a git URL cloned or fetched, or a local path as it is; with ``--verify-commits``,
+    only a commit an allowed key signed (else ``SignatureError``, before anything else is done)."""
     if source.is_url(spec.repo):
         remote = source.RemoteSpec(spec.repo, spec.ref or "HEAD", spec.timeout)
-        return source.remote(remote, spec.cache_dir, spec.credentials)
-    if spec.ref:
+        got = source.remote(remote, spec.cache_dir, spec.credentials)
+    elif spec.ref:
         raise UsageError("--ref needs a git URL in --repo: a local --repo is used as it is (check it out first)")
-    return source.local(Path(spec.repo))
+    else:
+        got = source.local(Path(spec.repo))
+    if spec.signatures is not None:
+        signatures.verify(got.root, got.revision, spec.signatures, spec.timeout)
+    return got
 
 
 def exit_code(run: RunReport) -> int:
@@ -74,6 +83,7 @@ class Runner:
         self.checkout: source.Checkout | None = None
         self.report: RunReport | None = None  # the last run's (None: it failed before reconciling)
         self.exposition = ""  # the metrics text after the last run
+        self.last_result = ""  # how the last run of this process ended (loop mode and serve: news is a change)
 
     def once(self, fetch: bool = True) -> int:
         """One run; ``fetch=False`` reuses the last checkout (serve's event-driven runs: the commit is the same)."""
@@ -95,6 +105,8 @@ class Runner:
             message = str(exc) if isinstance(exc, ReconcilerError) else f"internal error: {type(exc).__name__}: {exc}"
             self._error(printable(message, 1000), time.monotonic() - started)
             self._metrics(self.options.cluster or "", "failure", {}, requests, time.monotonic() - started)
+            revision = self.checkout.revision if self.checkout is not None else ""
+            self._notify(self.options.cluster or "", revision or "", "failed", "", {}, [message])
             return EXIT_ERROR
         duration = time.monotonic() - started
         self.report = run
@@ -103,7 +115,26 @@ class Runner:
         result = {EXIT_ERROR: "failure", EXIT_BLOCKED: "blocked"}.get(code, "success")
         result = run.result if run.result in ("skipped", "interrupted") else result
         self._metrics(run.cluster, result, counts(run) | {"failed": run.failures}, requests, duration)
+        found = [p for p in run.check.problems if p.severity == "error"]
+        errors = [*run.errors, *(f"{p.where}: {p.field}: {p.message}" for p in found),
+                  *(f"{e.ref}: {e.error}" for e in run.entries if e.error),
+                  *(f"{e.ref}: {e.reason}" for e in run.entries if e.action.value == "blocked")]  # fmt: skip
+        self._notify(run.cluster, run.revision, run.result, run.previous, counts(run), errors)
         return code
+
+    def _notify(self, cluster: str, revision: str, result: str, previous: str, numbers: dict[str, int],
+                errors: list[str]) -> None:  # fmt: skip
+        """Tell the --notify receivers of a failure, a block or a recovery (after the exit code is decided)."""
+        if result in ("skipped", "interrupted"):
+            return
+        before = self.last_result or {"applied": "ok", "drift-healed": "ok"}.get(previous, previous)
+        self.last_result = result
+        settings = self.outputs.notify
+        if not settings.urls:
+            return
+        item = notify.event(cluster, revision, result, before, numbers, errors, settings.link)
+        if item is not None:
+            notify.deliver(settings.urls, notify.body(item, settings.fmt), settings.timeout, self.outputs.err)
 
     def _print(self, run: RunReport, duration: float) -> None:
         from reconciler.report.model import Format

@@ -46,12 +46,26 @@ class Run:
 
 
 @dataclass(frozen=True)
+class Suspension:
+    """Who suspended the cluster's reconciliation, when, and why."""
+
+    by: str
+    at: str
+    reason: str = ""
+
+    def __str__(self) -> str:
+        why = f": {self.reason}" if self.reason else ""
+        return f"suspended by {self.by} at {self.at}{why}"
+
+
+@dataclass(frozen=True)
 class Record:
     """The runs of a cluster, newest first, and the inventory of what they manage (None: none recorded yet)."""
 
     history: tuple[Run, ...] = ()
     resource_version: str = ""
     inventory: Inventory | None = None
+    suspension: Suspension | None = None  # `reconcile suspend` said so: runs read and report, and write nothing
 
     @property
     def last_good(self) -> Run | None:
@@ -96,7 +110,13 @@ def parse(configmap: Mapping[str, Any]) -> Record:
         runs = tuple(Run(**item) for item in json.loads(data.get("history", "[]")))
     except (TypeError, ValueError):
         runs = ()
-    return Record(runs, configmap["metadata"].get("resourceVersion", ""), decode(data.get(INVENTORY)))
+    try:
+        held = json.loads(data["suspension"]) if data.get("suspension") else None
+        suspension = Suspension(str(held["by"]), str(held["at"]), str(held.get("reason") or "")) if held else None
+    except (TypeError, ValueError, KeyError):
+        suspension = Suspension("someone", "an unknown time", "the record's suspension entry is unreadable")
+    version = configmap["metadata"].get("resourceVersion", "")
+    return Record(runs, version, decode(data.get(INVENTORY)), suspension)
 
 
 def encode(inventory: Inventory) -> str:
@@ -127,8 +147,9 @@ def decode(text: object) -> Inventory | None:
 def body(namespace: str, cluster: str, record: Record) -> dict[str, Any]:
     """The ConfigMap: the last run's fields at the top (for ``kubectl get cm -o yaml``), the history, the
     inventory."""
-    last = record.history[0]
+    last = record.history[0] if record.history else Run("", "", "", "none")
     good = record.last_good
+    held = record.suspension
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -145,6 +166,7 @@ def body(namespace: str, cluster: str, record: Record) -> dict[str, Any]:
             "lastCounts": json.dumps(last.counts, sort_keys=True),
             "history": json.dumps([asdict(r) for r in record.history], indent=1),
             **({INVENTORY: encode(record.inventory)} if record.inventory is not None else {}),
+            **({"suspension": json.dumps(asdict(held), sort_keys=True)} if held is not None else {}),
         },
     }
 
@@ -159,7 +181,7 @@ def write(
     """
     kept = inventory if inventory is not None else record.inventory
     for _ in range(2):
-        new = Record((run, *record.history)[:KEEP], record.resource_version, kept)
+        new = Record((run, *record.history)[:KEEP], record.resource_version, kept, record.suspension)
         obj = body(namespace, cluster, new)
         try:
             if record.resource_version:
@@ -170,4 +192,22 @@ def write(
             return parse(stored)
         except Conflict:
             record = read(api, namespace, cluster)
+    raise Conflict(ObjRef("ConfigMap", namespace, name(cluster)), "the revision record changed twice while written")
+
+
+def suspend(api: ClusterApi, namespace: str, cluster: str, held: Suspension | None) -> Record:
+    """Set (or, with None, clear) the cluster's suspension in its record, keeping the history: a PUT at the
+    version read (read again once on a conflict), or a POST when there is no record yet."""
+    for _ in range(2):
+        record = read(api, namespace, cluster)
+        obj = body(namespace, cluster, Record(record.history, record.resource_version, record.inventory, held))
+        if not record.history:
+            obj["data"] = {k: v for k, v in obj["data"].items() if k in ("suspension", INVENTORY)}
+        try:
+            if record.resource_version:
+                obj["metadata"]["resourceVersion"] = record.resource_version
+                return parse(api.replace(CONFIGMAP, obj))
+            return parse(api.create(CONFIGMAP, obj))
+        except Conflict:
+            continue
     raise Conflict(ObjRef("ConfigMap", namespace, name(cluster)), "the revision record changed twice while written")

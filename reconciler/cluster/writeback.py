@@ -92,8 +92,8 @@ def record(
     caching Jobs' pods as observed. A NIMCache none of whose objects this run wrote keeps the status the health
     gate computed (``plan.cache_status``); the others are computed from the objects as the writes left them.
     """
-    # a blocked resource keeps the status it has: its children are as they were, not as git says
-    held = {c.ref for c in plan.changes if c.action is Action.BLOCKED}
+    # a blocked or suspended resource keeps the status it has: its children are as they were, not as git says
+    held = {c.ref for c in plan.changes if c.action in (Action.BLOCKED, Action.SUSPENDED)}
     caches = [r for r in plan.bodies if r.kind == "NIMCache" and r in objects and r not in held]
     services = [r for r in plan.bodies if r.kind == "NIMService" and r in objects and r not in held]
     written: list[Outcome] = []

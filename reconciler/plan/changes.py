@@ -25,6 +25,7 @@ class Action(StrEnum):
     WAITING = "waiting"  # held back until its NIMCache is Ready (health-gated order)
     REPLACED = "replaced"  # deleted and created again (a failed caching Job, with --retry-failed)
     STATUS = "status"  # a custom resource's status written back (reports only: the plan never says it)
+    SUSPENDED = "suspended"  # left as it is: its custom resource, or the whole cluster, is suspended
 
 
 # The order reports, logs, metrics and the revision record list the counts in.
@@ -37,6 +38,7 @@ COUNTED = (
     Action.WAITING,
     Action.SKIPPED,
     Action.BLOCKED,
+    Action.SUSPENDED,
 )
 WRITES = frozenset({Action.CREATED, Action.CONFIGURED, Action.REPLACED, Action.PRUNED})  # what "pending" means
 

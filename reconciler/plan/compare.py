@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler import quantity, yaml_text
+from reconciler import ignores, quantity, yaml_text
 from reconciler.kinds import CUSTOM_KINDS, RANK
 from reconciler.objects import MANAGER, DesiredObject, content, content_change, controller_reference, owner_of
 from reconciler.options import PruneOptions
@@ -36,16 +36,17 @@ def offline(desired: Sequence[DesiredObject]) -> Plan:
     return Plan([Change(Action.CREATED, d.ref) for d in desired], live_known=False)
 
 
-def stamped(body: dict[str, Any]) -> dict[str, Any]:
+def stamped(body: dict[str, Any], ignored: Sequence[str] = ()) -> dict[str, Any]:
     """The body with the ``nim-reconciler/applied`` hash of itself.
 
     The hash leaves out that annotation and the ownerReferences: those come from the cluster (the owner's uid),
-    not from git, and are compared field by field instead.
+    not from git, and are compared field by field instead. It leaves out the ``ignored`` fields too: a git change
+    there is no change of ours.
     """
     meta = body["metadata"]
     annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k != APPLIED}
     plain_meta = {k: v for k, v in meta.items() if k != "ownerReferences"}
-    plain = {**body, "metadata": {**plain_meta, "annotations": annotations}}
+    plain = ignores.without({**body, "metadata": {**plain_meta, "annotations": annotations}}, ignored)
     digest = hashlib.sha256(json.dumps(plain, sort_keys=True).encode()).hexdigest()[:20]
     return {**body, "metadata": {**meta, "annotations": {**annotations, APPLIED: digest}}}
 
@@ -78,13 +79,12 @@ def plan(
     uids = {ref: obj["metadata"].get("uid", "") for ref, obj in live.items() if ref.kind in CUSTOM_KINDS}
     changes: list[Change] = []
     bodies: dict[ObjRef, dict[str, Any]] = {}
-    scaled = {
-        ObjRef("Deployment", d.ref.namespace, d.ref.name) for d in desired if d.ref.kind == "HorizontalPodAutoscaler"
-    }
+    ignored = _ignored(desired)
     for item in desired:
-        body = stamped(owned(item.body, item.owner, uids))
-        if item.ref in scaled and item.ref in live:
-            body = _keep_replicas(body, live[item.ref])
+        pointers = ignored.get(item.ref, ())
+        body = stamped(owned(item.body, item.owner, uids), pointers)
+        if item.ref in live and pointers:  # after creation, the ignored fields are another manager's
+            body = ignores.release(body, live[item.ref], pointers)
         changes.append(compare(item.ref, body, live.get(item.ref), assume_ready))
         bodies[item.ref] = _with_revision(body, revision) if revision else body
     wanted = {d.ref for d in desired}
@@ -124,15 +124,20 @@ def _with_revision(body: dict[str, Any], revision: str) -> dict[str, Any]:
     return {**body, "metadata": {**meta, "annotations": {**meta["annotations"], REVISION: revision}}}
 
 
-def _keep_replicas(body: dict[str, Any], live: dict[str, Any]) -> dict[str, Any]:
-    """With an HPA, the live replica count is the HPA's decision: keep it, as the operator does (never fight it).
-
-    The applied hash still describes what git renders, so a scaling HPA does not make the Deployment "configured".
-    """
-    replicas = (live.get("spec") or {}).get("replicas")
-    if replicas is None:
-        return body
-    return {**body, "spec": {**body["spec"], "replicas": replicas}}
+def _ignored(desired: Sequence[DesiredObject]) -> dict[ObjRef, tuple[str, ...]]:
+    """The pointers ignored on each child: its manifest's ``nim-reconciler/ignore-differences`` rules, and the
+    built-in one: with an HPA, the replica count is the HPA's decision, as the operator leaves it (never fight
+    it)."""
+    owners = {d.ref: ignores.rules(d.body) for d in desired if d.ref.kind in CUSTOM_KINDS}
+    scaled = {ObjRef("Deployment", d.ref.namespace, d.ref.name) for d in desired
+              if d.ref.kind == "HorizontalPodAutoscaler"}  # fmt: skip
+    out = {}
+    for item in desired:
+        pointers = ignores.pointers_for(owners.get(item.owner, []) if item.owner else [], item.ref.kind)
+        pointers += ignores.HPA_RULE if item.ref in scaled else ()
+        if pointers:
+            out[item.ref] = pointers
+    return out
 
 
 def compare(ref: ObjRef, body: dict[str, Any], live: dict[str, Any] | None, assume_ready: bool = False) -> Change:

@@ -102,6 +102,7 @@ class RunReport:
     drift_check: bool = False  # the revision and the rendered objects were those of the last good run
     warnings: Sequence[str] = ()
     interrupted: bool = False  # stopped by a signal (or a lost lock): the writes in flight finished, no more sent
+    previous: str = ""  # how the run before ended, as the revision record says ("" when unknown)
 
     def count(self, action: Action) -> int:
         """Entries of ``action`` that did not fail."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from reconciler import yaml_text
 from reconciler.errors import MAX_MESSAGE, Problem, Severity, printable
@@ -274,8 +274,8 @@ def status_table(rows: Sequence[Row]) -> str:
     return "\n".join(out) + "\n" if out else "No NIMCache or NIMService found.\n"
 
 
-def status_json(rows: Sequence[Row]) -> str:
-    """``reconcile status -o json``: every row as an item."""
+def status_json(rows: Sequence[Row], suspended: Mapping[str, str] | None = None) -> str:
+    """``reconcile status -o json``: every row as an item, and the suspended clusters (name: who, when, why)."""
     items = [
         {
             "kind": r.kind,
@@ -286,7 +286,7 @@ def status_json(rows: Sequence[Row]) -> str:
         }
         for r in rows
     ]
-    return json.dumps({"items": items}, indent=2) + "\n"
+    return json.dumps({"items": items, "suspended": dict(suspended or {})}, indent=2) + "\n"
 
 
 def wait_table(states: dict[str, str]) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from reconciler.documents import Document, NimResource, identify
 from reconciler.errors import Problem, Severity
-from reconciler.validate import advice, common, nimcache, nimservice, schema
+from reconciler.validate import advice, common, governance, nimcache, nimservice, schema
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,7 @@ def check_document(doc: Document) -> list[Problem]:
     problems.extend(schema.problems(doc, kind))
     if kind in RULES:
         problems.extend(RULES[kind](doc))
+        problems.extend(governance.check(doc))
     return problems
 
 
