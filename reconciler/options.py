@@ -32,6 +32,11 @@ class ClusterConfig:
     backoff: float = 0.25
     max_wait: float = 60.0
     agent: str = "reconcile"  # which command: sent in the User-Agent, so audit logs tell our requests apart
+    # A client-side rate limit (--qps, --burst; 0: none, as kubectl applies here). The API server's own
+    # priority and fairness answers 429 when it must, and the retries honour it; Flux's limit is 50 and 300.
+    qps: float = 0.0
+    burst: int = 300
+    concurrency: int = 8  # writes in flight at once within an apply stage
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,8 @@ class Render:
     resources: tuple[NimResource, ...] = ()  # what was rendered, to render again with the cluster's selections
     root: Path = Path(".")
     templates: Path | None = None
+    # the renderer that made the objects (compiled templates), to render again without compiling them again
+    renderer: Renderer | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,7 @@ def render(options: Options) -> Render:
     check = check.counted(sorted([*check.problems, *found], key=lambda p: p.sort_key()))
     resources = tuple(validated.resources)
     return Render(where.cluster, check, list(rendered.objects) if check.ok else [], resources, where.root,
-                  options.templates)  # fmt: skip
+                  options.templates, renderer)  # fmt: skip
 
 
 def reconcile(options: Options) -> RunReport:
@@ -148,7 +150,7 @@ def _against(api: ClusterApi, options: Options, result: Render) -> RunReport:
     if options.mode is Mode.DRY_RUN:
         return RunReport(result.cluster, result.check, options.mode, entries(seen.plan.changes), warnings=warned)
     if options.mode is Mode.SERVER_DRY_RUN:
-        done = apply.execute(seen.plan, api, dry_run=True)
+        done = apply.execute(seen.plan, api, dry_run=True, concurrency=_pool(options))
         return RunReport(result.cluster, result.check, options.mode, _outcomes(seen.plan, done))
     if record.suspension is not None:  # `reconcile suspend`: read and report, write nothing
         kept = suspend.cluster(seen.plan, f"cluster {result.cluster} is {record.suspension}")
@@ -202,7 +204,8 @@ def _look(api: ClusterApi, options: Options, result: Render, inventory: Inventor
     caches = [o.body for o in result.objects if o.ref.kind == "NIMCache"]
     chosen = probe.selections(api, caches, live, confined=bool(options.namespaces))
     objects = _selected(result, chosen)
-    planned = compare.plan(objects, live, options.prune, revision=options.revision, inventory=ours)
+    planned = compare.plan(objects, live, options.prune, revision=options.revision, inventory=ours,
+                           created_diffs=options.mode is not Mode.APPLY)  # fmt: skip
     planned = replace(planned, selections=chosen)
     existing = observe.existing(api, {c.ref for c in planned.of(Action.CREATED)}, live, options.namespaces)
     claimed = ownership.claim(planned, objects, live, existing, ours, options.adopt)
@@ -219,7 +222,7 @@ def _selected(result: Render, chosen: dict[ObjRef, Selection]) -> list[DesiredOb
     names = {(r.namespace, r.name) for r in chosen}
     again = [r for r in result.resources if (r.namespace, r.name if r.kind == "NIMCache" else cache_name(r.body))
              in names]  # fmt: skip
-    redone = Renderer(result.templates).render(again, result.cluster, result.root, chosen).objects
+    redone = (result.renderer or Renderer(result.templates)).render(again, result.cluster, result.root, chosen).objects
     replaced = {r.ref for r in again}
     kept = [o for o in result.objects if o.ref not in replaced and o.owner not in replaced]
     return sorted([*kept, *redone], key=DesiredObject.sort_key)
@@ -238,14 +241,14 @@ def _apply(api: ClusterApi, options: Options, result: Render, seen: Seen, stoppi
 
     Interrupted (``stopping()``): the writes in flight finish; no status, Event or prune is written after them.
     """
-    done = apply.execute(seen.plan, api, stop=stopping)
+    done = apply.execute(seen.plan, api, stop=stopping, concurrency=_pool(options))
     objects = writeback.current(seen.live, done.outcomes)
     inventory = ownership.after(objects, [d.ref for d in seen.objects], set(seen.plan.foreign), seen.inventory)
     if done.interrupted:
         report = RunReport(result.cluster, result.check, options.mode, _outcomes(seen.plan, done), interrupted=True)
         return Applied(report, inventory)
     now = _now()
-    statuses = writeback.record(api, seen.plan, objects, done.outcomes, seen.pods, now)
+    statuses = writeback.record(api, seen.plan, objects, done.outcomes, seen.pods, now, _pool(options))
     problems = writeback.report_failures(api, seen.plan, objects, done.outcomes, now)
     problems += writeback.report_warnings(api, done.outcomes, now)
     problems += [o.event_error for o in statuses if o.event_error]
@@ -299,6 +302,11 @@ def _result(report: RunReport, drift: bool) -> str:
     if report.blocked:
         return "blocked"
     return "drift-healed" if drift else "applied"
+
+
+def _pool(options: Options) -> int:
+    """Writes in flight at once within a stage (the rate limit is the client's)."""
+    return options.kube.concurrency if options.kube is not None else 4
 
 
 def _lock_config(options: Options, cluster: str) -> lock.LockConfig:

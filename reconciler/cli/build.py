@@ -58,6 +58,10 @@ def options(flags: Flags, stop: threading.Event, hint: str = " (an offline plan 
         files = tuple(str(f) for f in flags["kubeconfig"] or ())  # type: ignore[attr-defined]
         found = cluster_config(files, text(flags, "context"))
         kube = with_requests(found, str(flags["request_timeout"]), int_flag(flags, "retries"))
+        if kube is not None:  # --qps / --burst: the client-side rate limit, as client-go's
+            qps, burst = flags.get("qps"), flags.get("burst")
+            kube = replace(kube, qps=float(qps) if isinstance(qps, (int, float)) else kube.qps,
+                           burst=burst if isinstance(burst, int) else kube.burst)  # fmt: skip
         if kube is not None and flags["namespaces"]:
             kube = replace(kube, agent="reconcile namespaced")  # audit logs tell a team's confined runs apart
     if kube is None and mode is not Mode.DRY_RUN:

@@ -111,6 +111,21 @@ from reconciler.options import Mode, Options
 )
 @click.option("--request-timeout", default="30s", show_default=True, help="Timeout of one API request.")
 @click.option(
+    "--qps",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Client-side rate limit: API requests per second, 0 for none (Flux uses 50 with --burst 300); the API "
+    "server's 429 answers are honoured either way.",
+)
+@click.option(
+    "--burst",
+    type=click.IntRange(min=1),
+    default=300,
+    show_default=True,
+    help="Requests that may go at once above --qps before it limits them.",
+)
+@click.option(
     "--retries",
     type=click.IntRange(min=0),
     default=5,

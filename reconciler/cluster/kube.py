@@ -30,7 +30,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from reconciler import __version__, redaction
-from reconciler.cluster import streams
+from reconciler.cluster import limits, streams
 from reconciler.errors import (
     ClusterError,
     Conflict,
@@ -80,6 +80,7 @@ class Cluster:
         self.api.user_agent = f"nim-reconciler/{__version__} ({config.agent})"
         self.requests = 0
         self._lock = threading.Lock()
+        self.bucket = limits.Bucket(config.qps, config.burst)
 
     def close(self) -> None:
         self.api.close()
@@ -171,6 +172,7 @@ class Cluster:
         retried here: the caller lists again. ``Gone`` when ``version`` is too old; ``Unavailable`` when the
         stream breaks or holds something that is not a watch event."""
         ref = ObjRef(kind.kind, "", "*")
+        self.bucket.take()
         query = [("watch", "true"), ("labelSelector", selector), ("resourceVersion", version),
                  ("timeoutSeconds", str(seconds)), ("allowWatchBookmarks", "true")]  # fmt: skip
         with self._lock:
@@ -225,6 +227,7 @@ class Cluster:
         deadline = time.monotonic() + self.config.max_wait
         last: ClusterError | None = None
         for attempt in range(self.config.attempts):
+            self.bucket.take()
             with self._lock:
                 self.requests += 1
             try:

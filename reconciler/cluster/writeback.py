@@ -9,6 +9,7 @@ changed, so a no-op run writes nothing.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from reconciler import status
@@ -85,8 +86,9 @@ def record(
     outcomes: Sequence[Outcome],
     pods: Pods,
     now: str,
+    concurrency: int = 8,
 ) -> list[Outcome]:
-    """Write each custom resource's status where it changed; return those writes.
+    """Write each custom resource's status where it changed (``concurrency`` at once); return those writes.
 
     ``objects``: the objects after this run (``current``); ``outcomes``: this run's writes; ``pods``: the
     caching Jobs' pods as observed. A NIMCache none of whose objects this run wrote keeps the status the health
@@ -96,7 +98,7 @@ def record(
     held = {c.ref for c in plan.changes if c.action in (Action.BLOCKED, Action.SUSPENDED)}
     caches = [r for r in plan.bodies if r.kind == "NIMCache" and r in objects and r not in held]
     services = [r for r in plan.bodies if r.kind == "NIMService" and r in objects and r not in held]
-    written: list[Outcome] = []
+    pending: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (object, its new status), written below
     states: dict[tuple[str, str], str] = {}
     errors = {_owner(o.change.ref, plan, objects): o for o in outcomes if o.error}
     touched = {_owner(o.change.ref, plan, objects) for o in outcomes}
@@ -110,7 +112,7 @@ def record(
             failure = errors.get(ref)
             new = status.nimcache(view, objects[ref].get("status") or {}, now, failure.error if failure else "")
         states[(ref.namespace, ref.name)] = new["state"]
-        written += _write(api, objects[ref], new, now)
+        pending.append((objects[ref], new))
     for ref in services:
         body = objects[ref]
         cache = cache_name(body)
@@ -129,8 +131,14 @@ def record(
         )
         failure = errors.get(ref)
         error = (failure.change.ref.kind, failure.error) if failure else None
-        written += _write(api, body, status.nimservice(service_view, body.get("status") or {}, now, error), now)
-    return written
+        pending.append((body, status.nimservice(service_view, body.get("status") or {}, now, error)))
+    changed = [(obj, new) for obj, new in pending if obj.get("status") != new]
+    if not changed:
+        return []
+    # each write (and its Event) is independent of the others: in flight together, as apply's stages are
+    with ThreadPoolExecutor(max_workers=min(concurrency, len(changed))) as pool:
+        done = pool.map(lambda item: _write(api, item[0], item[1], now), changed)
+        return [outcome for outcomes in done for outcome in outcomes]
 
 
 def _child(plan: Plan, owner: ObjRef, kind: str) -> ObjRef | None:

@@ -68,10 +68,13 @@ def plan(
     revision: str | None = None,
     inventory: Inventory | None = None,
     assume_ready: bool = False,
+    created_diffs: bool = True,
 ) -> Plan:
     """Compare, then decide what to prune. ``failed``: an earlier stage failed, so nothing may be pruned.
     ``inventory``: what our runs created (None: every labelled object is ours, as in a pull-request check).
     ``assume_ready``: refuse content changes of every existing NIMCache (a pull-request check knows no state).
+    ``created_diffs``: give a new object its whole body as its diff (a dry run shows it; an apply does not, and a
+    YAML dump of every new object was a fifth of a first apply's CPU).
 
     ``revision`` is annotated on every object written, but left out of the comparison: a commit that changes
     one manifest rewrites that manifest's objects, not all of them.
@@ -85,7 +88,7 @@ def plan(
         body = stamped(owned(item.body, item.owner, uids), pointers)
         if item.ref in live and pointers:  # after creation, the ignored fields are another manager's
             body = ignores.release(body, live[item.ref], pointers)
-        changes.append(compare(item.ref, body, live.get(item.ref), assume_ready))
+        changes.append(compare(item.ref, body, live.get(item.ref), assume_ready, created_diffs))
         bodies[item.ref] = _with_revision(body, revision) if revision else body
     wanted = {d.ref for d in desired}
     leftover = sorted((ref for ref in live if ref not in wanted), key=lambda r: (-RANK.get(r.kind, 99), r))
@@ -140,10 +143,11 @@ def _ignored(desired: Sequence[DesiredObject]) -> dict[ObjRef, tuple[str, ...]]:
     return out
 
 
-def compare(ref: ObjRef, body: dict[str, Any], live: dict[str, Any] | None, assume_ready: bool = False) -> Change:
+def compare(ref: ObjRef, body: dict[str, Any], live: dict[str, Any] | None, assume_ready: bool = False,
+            created_diff: bool = True) -> Change:  # fmt: skip
     """One object's change: created, unchanged, configured (with the diff of our fields) or blocked (why)."""
     if live is None:
-        return Change(Action.CREATED, ref, diff=_diff({}, body))
+        return Change(Action.CREATED, ref, diff=_diff({}, body) if created_diff else "")
     blocked = forbidden(ref, body, live, assume_ready)
     if blocked:
         return Change(Action.BLOCKED, ref, reason=blocked)
