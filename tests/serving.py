@@ -40,6 +40,16 @@ def wait_for(predicate: Callable[[], object], timeout: float, what: str = "") ->
     return time.monotonic() - started
 
 
+def deployed(api: ApiServer) -> None:
+    """After serve's first run: the caching Jobs complete (the job controller), and within 5 s the service's
+    Deployment is there (serve saw the Job on its watch)."""
+    from .helpers import complete_jobs, live
+
+    wait_for(lambda: live(api, "Job", "nim"), 30, "the first run's caching Job")
+    complete_jobs(api)
+    wait_for(lambda: live(api, "Deployment", "nim"), 5, "the Deployment after the Job completed")
+
+
 class Served:
     """One `reconcile serve` process: started on a free port, its output collected, stopped with SIGTERM."""
 

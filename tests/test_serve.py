@@ -19,7 +19,7 @@ from .apiserver import ApiServer
 from .gitrepos import GitRepo
 from .helpers import complete_jobs, install, live
 from .manifests import dump, variant
-from .serving import CACHE, SERVICE, Served, clusters, wait_for
+from .serving import CACHE, SERVICE, Served, clusters, deployed, wait_for
 
 NAME = "llama-3-2-1b"
 
@@ -43,9 +43,7 @@ def test_a_deployment_changed_by_another_manager_is_healed_within_seconds(tmp_pa
     with ApiServer(tmp_path, namespaces=("nim",)) as api:
         install(api)
         with Served(api, tmp_path, str(root), "--interval", "1h") as served:
-            wait_for(lambda: live(api, "Job", "nim"), 30, "the first run")
-            complete_jobs(api)
-            wait_for(lambda: live(api, "Deployment", "nim"), 5, "the Deployment")
+            deployed(api)
             deployments = api.store.resource("apps", "v1", "deployments")
             assert deployments is not None
             edit = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": NAME, "namespace": "nim"},
@@ -61,9 +59,7 @@ def test_a_steady_state_costs_no_request_beyond_the_open_watches(tmp_path: Path)
     with ApiServer(tmp_path, namespaces=("nim",)) as api:
         install(api)
         with Served(api, tmp_path, str(root), "--interval", "1h") as served:
-            wait_for(lambda: live(api, "Job", "nim"), 30, "the first run")
-            complete_jobs(api)
-            wait_for(lambda: live(api, "Deployment", "nim"), 5, "the Deployment")
+            deployed(api)
             time.sleep(2.5)  # our own writes echo on the watches: they must start nothing
             before, runs = len(api.requests), served.runs()
             time.sleep(3)
@@ -96,9 +92,7 @@ def test_a_signed_push_applies_the_new_commit_within_seconds_and_a_bad_one_chang
     with ApiServer(tmp_path, namespaces=("nim",)) as api:
         install(api)
         with Served(api, tmp_path, remote.url, *args) as served:
-            wait_for(lambda: live(api, "Job", "nim"), 30, "the first run")
-            complete_jobs(api)
-            wait_for(lambda: live(api, "Deployment", "nim"), 5, "the Deployment")
+            deployed(api)
             target = remote.work / "clusters" / "demo" / "nim" / "llama.yaml"
             target.write_text(dump(CACHE, variant(SERVICE, {"spec.replicas": 2})))
             sha = remote.push("two replicas")

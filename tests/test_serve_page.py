@@ -11,8 +11,8 @@ from reconciler.report import page
 from reconciler.report.model import Entry, Row
 
 from .apiserver import ApiServer
-from .helpers import complete_jobs, install, live
-from .serving import Served, clusters, wait_for
+from .helpers import install
+from .serving import Served, clusters, deployed, wait_for
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; .ci/run installs it
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -92,9 +92,7 @@ def test_the_status_page_in_headless_chromium_shows_every_resources_state(tmp_pa
     with ApiServer(tmp_path, namespaces=("nim",)) as api:
         install(api)
         with Served(api, tmp_path, str(root), "--interval", "1h") as served:
-            wait_for(lambda: live(api, "Job", "nim"), 30, "the first run")
-            complete_jobs(api)
-            wait_for(lambda: live(api, "Deployment", "nim"), 5, "the Deployment")
+            deployed(api)
             wait_for(lambda: "Ready" in served.request("/")[1], 5, "the page to show the Ready cache")
             url = f"http://127.0.0.1:{served.port}/"
             profile = ["--user-data-dir=" + str(tmp_path / "chromium")]
