@@ -162,7 +162,7 @@ def _against(api: ClusterApi, options: Options, result: Render) -> RunReport:
     held = None
     if seen.plan.pending and not options.lock.held:  # held: serve's leader holds it for the whole process
         # Nothing to write but status: no lock (a drift check that finds nothing writes nothing at all).
-        got = lock.acquire(api, _lock_config(options, result.cluster))
+        got = lock.acquire(api, lock_config(options, result.cluster))
         if isinstance(got, lock.Busy):
             notice = (
                 f"cluster {result.cluster} is being reconciled by {got.holder} (since {got.since}); nothing "
@@ -309,7 +309,8 @@ def _pool(options: Options) -> int:
     return options.kube.concurrency if options.kube is not None else 4
 
 
-def _lock_config(options: Options, cluster: str) -> lock.LockConfig:
+def lock_config(options: Options, cluster: str) -> lock.LockConfig:
+    """The run lock of ``cluster``: ``--lock-name`` or ``nim-reconciler-<cluster>``, in the lock namespace."""
     config = options.lock
     name = config.name or records.name(cluster)
     return lock.LockConfig(name, config.namespace, config.identity, config.wait)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -11,7 +12,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,18 @@ def wait_for(predicate: Callable[[], object], timeout: float, what: str = "") ->
         assert time.monotonic() - started < timeout, f"timed out after {timeout}s: {what}"
         time.sleep(0.05)
     return time.monotonic() - started
+
+
+@contextlib.contextmanager
+def serving(tmp_path: Path, *args: str) -> Iterator[tuple[ApiServer, Served]]:
+    """An API test server with our CRDs, and `reconcile serve` (with ``args``) on a repo of CACHE and SERVICE."""
+    from .helpers import install
+
+    root = clusters(tmp_path / "repo").parent
+    with ApiServer(tmp_path, namespaces=("nim",)) as api:
+        install(api)
+        with Served(api, tmp_path, str(root), *args) as served:
+            yield api, served
 
 
 def deployed(api: ApiServer) -> None:

@@ -19,64 +19,55 @@ from .apiserver import ApiServer
 from .gitrepos import GitRepo
 from .helpers import complete_jobs, install, live
 from .manifests import dump, variant
-from .serving import CACHE, SERVICE, Served, clusters, deployed, wait_for
+from .serving import CACHE, SERVICE, Served, clusters, deployed, serving, wait_for
 
 NAME = "llama-3-2-1b"
 
 
 def test_a_completed_caching_job_deploys_the_service_within_seconds(tmp_path: Path) -> None:
-    root = clusters(tmp_path / "repo").parent
-    with ApiServer(tmp_path, namespaces=("nim",)) as api:
-        install(api)
-        with Served(api, tmp_path, str(root), "--interval", "1h") as served:
-            wait_for(lambda: live(api, "Job", "nim"), 30, "the first run's caching Job")
-            assert not live(api, "Deployment", "nim"), "held until the cache is Ready"
-            complete_jobs(api)  # the job controller: no interval elapses after this
-            took = wait_for(lambda: live(api, "Deployment", "nim"), 5, "the Deployment after the Job completed")
-            assert took < 5
-            wait_for(lambda: live(api, "NIMCache", "nim")[NAME].get("status", {}).get("state") == "Ready", 5)
-            assert served.stop() == 0, served.output
+    with serving(tmp_path, "--interval", "1h") as (api, served):
+        wait_for(lambda: live(api, "Job", "nim"), 30, "the first run's caching Job")
+        assert not live(api, "Deployment", "nim"), "held until the cache is Ready"
+        complete_jobs(api)  # the job controller: no interval elapses after this
+        took = wait_for(lambda: live(api, "Deployment", "nim"), 5, "the Deployment after the Job completed")
+        assert took < 5
+        wait_for(lambda: live(api, "NIMCache", "nim")[NAME].get("status", {}).get("state") == "Ready", 5)
+        assert served.stop() == 0, served.output
 
 
 def test_a_deployment_changed_by_another_manager_is_healed_within_seconds(tmp_path: Path) -> None:
-    root = clusters(tmp_path / "repo").parent
-    with ApiServer(tmp_path, namespaces=("nim",)) as api:
-        install(api)
-        with Served(api, tmp_path, str(root), "--interval", "1h") as served:
-            deployed(api)
-            deployments = api.store.resource("apps", "v1", "deployments")
-            assert deployments is not None
-            edit = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": NAME, "namespace": "nim"},
-                    "spec": {"replicas": 4}}  # fmt: skip
-            api.store.apply(deployments, "nim", NAME, edit, "kubectl-edit", True, False)
-            assert live(api, "Deployment", "nim")[NAME]["spec"]["replicas"] == 4
-            wait_for(lambda: live(api, "Deployment", "nim")[NAME]["spec"]["replicas"] == 1, 5, "the drift healed")
-            assert served.stop() == 0, served.output
+    with serving(tmp_path, "--interval", "1h") as (api, served):
+        deployed(api)
+        deployments = api.store.resource("apps", "v1", "deployments")
+        assert deployments is not None
+        edit = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": NAME, "namespace": "nim"},
+                "spec": {"replicas": 4}}  # fmt: skip
+        api.store.apply(deployments, "nim", NAME, edit, "kubectl-edit", True, False)
+        assert live(api, "Deployment", "nim")[NAME]["spec"]["replicas"] == 4
+        wait_for(lambda: live(api, "Deployment", "nim")[NAME]["spec"]["replicas"] == 1, 5, "the drift healed")
+        assert served.stop() == 0, served.output
 
 
 def test_a_steady_state_costs_no_request_beyond_the_open_watches(tmp_path: Path) -> None:
-    root = clusters(tmp_path / "repo").parent
-    with ApiServer(tmp_path, namespaces=("nim",)) as api:
-        install(api)
-        with Served(api, tmp_path, str(root), "--interval", "1h") as served:
-            deployed(api)
-            time.sleep(2.5)  # our own writes echo on the watches: they must start nothing
-            before, runs = len(api.requests), served.runs()
-            time.sleep(3)
-            assert served.runs() == runs, served.output
-            assert api.requests[before:] == [], [f"{r.method} {r.path}" for r in api.requests[before:]]
-            watches = [r for r in api.requests if r.query.get("watch") == "true"]
-            assert sorted({r.path for r in watches}) == sorted(
-                {
-                    "/apis/apps.nvidia.com/v1alpha1/nimcaches",
-                    "/apis/apps.nvidia.com/v1alpha1/nimservices",
-                    "/apis/batch/v1/jobs",
-                    "/apis/apps/v1/deployments",
-                    "/api/v1/persistentvolumeclaims",
-                    "/api/v1/pods",
-                }
-            )
-            assert served.stop() == 0, served.output
+    with serving(tmp_path, "--interval", "1h") as (api, served):
+        deployed(api)
+        time.sleep(2.5)  # our own writes echo on the watches: they must start nothing
+        before, runs = len(api.requests), served.runs()
+        time.sleep(3)
+        assert served.runs() == runs, served.output
+        assert api.requests[before:] == [], [f"{r.method} {r.path}" for r in api.requests[before:]]
+        watches = [r for r in api.requests if r.query.get("watch") == "true"]
+        assert sorted({r.path for r in watches}) == sorted(
+            {
+                "/apis/apps.nvidia.com/v1alpha1/nimcaches",
+                "/apis/apps.nvidia.com/v1alpha1/nimservices",
+                "/apis/batch/v1/jobs",
+                "/apis/apps/v1/deployments",
+                "/api/v1/persistentvolumeclaims",
+                "/api/v1/pods",
+            }
+        )
+        assert served.stop() == 0, served.output
 
 
 def _signed(secret: bytes, body: bytes) -> dict[str, str]:
@@ -200,8 +191,10 @@ def test_two_replicas_one_writes_and_the_other_takes_over_when_it_stops(tmp_path
     [
         ((), "no cluster configured: pass --kubeconfig, set KUBECONFIG, or run in a pod (serve applies"),
         (("--kubeconfig", "{kubeconfig}", "--listen", "nowhere"), "--listen nowhere: expected HOST:PORT or :PORT"),
-        (("--kubeconfig", "{kubeconfig}", "--webhook-secret-file", "/nonexistent/secret"),
-         "--webhook-secret-file /nonexistent/secret: No such file or directory"),
+        (
+            ("--kubeconfig", "{kubeconfig}", "--webhook-secret-file", "/nonexistent/secret"),
+            "--webhook-secret-file /nonexistent/secret: No such file or directory",
+        ),
         (("--kubeconfig", "{kubeconfig}", "--interval", "soon"), "soon"),
     ],
 )

@@ -10,9 +10,7 @@ from reconciler.plan.changes import Action
 from reconciler.report import page
 from reconciler.report.model import Entry, Row
 
-from .apiserver import ApiServer
-from .helpers import install
-from .serving import Served, clusters, deployed, wait_for
+from .serving import deployed, serving, wait_for
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; .ci/run installs it
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -88,20 +86,17 @@ def test_an_empty_cluster_says_so_in_each_table() -> None:
 
 def test_the_status_page_in_headless_chromium_shows_every_resources_state(tmp_path: Path) -> None:
     assert CHROMIUM.is_file(), "Chromium is part of the test tools (.ci/run installs Debian's package)"
-    root = clusters(tmp_path / "repo").parent
-    with ApiServer(tmp_path, namespaces=("nim",)) as api:
-        install(api)
-        with Served(api, tmp_path, str(root), "--interval", "1h") as served:
-            deployed(api)
-            wait_for(lambda: "Ready" in served.request("/")[1], 5, "the page to show the Ready cache")
-            url = f"http://127.0.0.1:{served.port}/"
-            profile = ["--user-data-dir=" + str(tmp_path / "chromium")]
-            shot = tmp_path / "page.png"
-            subprocess.run([str(CHROMIUM), *FLAGS, *profile, f"--screenshot={shot}", "--window-size=1280,800", url],
-                           check=True, capture_output=True, timeout=60)  # fmt: skip
-            dom = subprocess.run([str(CHROMIUM), *FLAGS, *profile, "--dump-dom", url],
-                                 check=True, capture_output=True, text=True, timeout=60).stdout  # fmt: skip
-            assert served.stop() == 0, served.output
+    with serving(tmp_path, "--interval", "1h") as (api, served):
+        deployed(api)
+        wait_for(lambda: "Ready" in served.request("/")[1], 5, "the page to show the Ready cache")
+        url = f"http://127.0.0.1:{served.port}/"
+        profile = ["--user-data-dir=" + str(tmp_path / "chromium")]
+        shot = tmp_path / "page.png"
+        subprocess.run([str(CHROMIUM), *FLAGS, *profile, f"--screenshot={shot}", "--window-size=1280,800", url],
+                       check=True, capture_output=True, timeout=60)  # fmt: skip
+        dom = subprocess.run([str(CHROMIUM), *FLAGS, *profile, "--dump-dom", url],
+                             check=True, capture_output=True, text=True, timeout=60).stdout  # fmt: skip
+        assert served.stop() == 0, served.output
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
     parsed = cells(dom)
     states = {(row[0], row[2]): row[3] for row in parsed.tables["resources"]}

@@ -162,6 +162,11 @@ def on_signals(stop: threading.Event) -> tuple[list[int], Callable[[], None]]:
     return received, restore
 
 
+def logger(outputs: Outputs) -> Callable[[str], None]:
+    """Where loop mode and serve say what they do: stderr, or one JSON log line on stdout (``--log-format json``)."""
+    return outputs.err if not outputs.log_json else (lambda m: say(json_log(m)))
+
+
 def json_log(message: str) -> str:
     """A message as one JSON log line."""
     from reconciler.report.logs import line

@@ -1,10 +1,10 @@
 """``serve``'s leader election on the run's Lease, as client-go's leaderelection runs it (through cluster/lock).
 
 Contract: ``Leadership(api, config, halt, log).start()`` tries to take the Lease every ``RETRY`` seconds; while it
-holds it, ``leading`` is set and the Lease is renewed every ``lock.RENEW_EVERY`` seconds. A renewal that fails
-(taken over, or the API server gone for longer than the Lease lasts) clears ``leading`` and sets ``halt`` at once,
-so the run in flight sends no more writes; then it tries to take the Lease again. ``close()`` stops and, if it
-leads, frees the Lease for the next replica.
+holds it, ``leading`` is set and ``lock.Renewer`` renews the Lease every ``lock.RENEW_EVERY`` seconds. A renewal
+that fails (taken over, or the API server gone for longer than the Lease lasts) clears ``leading`` and sets
+``halt`` within ``LOST_CHECK`` seconds, so the run in flight sends no more writes; then it tries to take the Lease
+again. ``close()`` stops and, if it leads, frees the Lease for the next replica.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from reconciler.cluster.api import ClusterApi
 from reconciler.errors import ClusterError, printable
 
 RETRY = 2.0  # seconds between attempts to take a busy Lease (client-go: RetryPeriod 2 s)
+LOST_CHECK = 0.2  # seconds: how soon a failed renewal stops the writes
 
 
 class Leadership:
@@ -78,12 +79,14 @@ class Leadership:
         if not self.terminating.is_set():
             self.halt.clear()
         self.leading.set()
-        while not self._closed.wait(lock.RENEW_EVERY):
-            try:
-                lock.renew(self.api, held)
-            except ClusterError as exc:  # someone else holds it now, or we cannot tell: stop writing
-                self.held = None
-                self.leading.clear()
-                self.halt.set()
-                self.log(f"lost the lease, writes stopped: {printable(str(exc))}")
-                return
+        renewer = lock.Renewer(self.api, held).start()  # the run lock's own renewal
+        try:
+            while not self._closed.wait(LOST_CHECK):
+                if renewer.lost.is_set():  # someone else holds it now, or we cannot tell: stop writing
+                    self.held = None
+                    self.leading.clear()
+                    self.halt.set()
+                    self.log("lost the lease (it could not be renewed): writes stopped")
+                    return
+        finally:
+            renewer.stop()  # before close() frees the Lease: a renewal must not follow the release

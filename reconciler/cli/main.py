@@ -212,7 +212,7 @@ def main(ctx: click.Context, /, **flags: object) -> None:
         sys.exit(128 + signals[0] if signals else code)
     from reconciler.cli import loop
 
-    log = outputs.err if outputs.log_json is False else (lambda m: say(build.json_log(m)))
+    log = build.logger(outputs)
     sys.exit(loop.run(runner.once, loop.LoopOptions(duration(str(flags["interval"]))), stop, log))
 
 

@@ -59,6 +59,11 @@ def escape(value: str) -> str:
     return redact(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
+def series(name: str, kind: str, text: str, labels: str, value: float | int) -> list[str]:
+    """One single-sample series in the text format: its HELP, its TYPE (``gauge``, ``counter``) and the sample."""
+    return [f"# HELP {PREFIX}_{name} {text}", f"# TYPE {PREFIX}_{name} {kind}", f"{PREFIX}_{name}{{{labels}}} {value}"]
+
+
 def exposition(sample: Sample, totals: Totals) -> str:
     """The text format (version 0.0.4) of one run and the totals that include it."""
     c = f'cluster="{escape(sample.cluster)}"'

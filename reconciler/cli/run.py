@@ -15,8 +15,9 @@ from pathlib import Path
 
 from reconciler import source
 from reconciler.cli import metrics, notify
-from reconciler.errors import ReconcilerError, UsageError, printable
+from reconciler.errors import ReconcilerError, Severity, UsageError, printable
 from reconciler.options import Mode, Options
+from reconciler.plan.changes import Action
 from reconciler.report import logs
 from reconciler.report.model import RunReport
 from reconciler.report.output import counts
@@ -115,10 +116,10 @@ class Runner:
         result = {EXIT_ERROR: "failure", EXIT_BLOCKED: "blocked"}.get(code, "success")
         result = run.result if run.result in ("skipped", "interrupted") else result
         self._metrics(run.cluster, result, counts(run) | {"failed": run.failures}, requests, duration)
-        found = [p for p in run.check.problems if p.severity == "error"]
+        found = [p for p in run.check.problems if p.severity is Severity.ERROR]
         errors = [*run.errors, *(f"{p.where}: {p.field}: {p.message}" for p in found),
                   *(f"{e.ref}: {e.error}" for e in run.entries if e.error),
-                  *(f"{e.ref}: {e.reason}" for e in run.entries if e.action.value == "blocked")]  # fmt: skip
+                  *(f"{e.ref}: {e.reason}" for e in run.entries if e.action is Action.BLOCKED)]  # fmt: skip
         self._notify(run.cluster, run.revision, run.result, run.previous, counts(run), errors)
         return code
 

@@ -16,13 +16,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from reconciler import pipeline
 from reconciler.cli import loop, metrics, queue, webhook
 from reconciler.cli.leader import Leadership
 from reconciler.cli.run import EXIT_ERROR, Runner
 from reconciler.cluster import record as records
 from reconciler.cluster import watch
 from reconciler.cluster.api import ClusterApi, WatchApi
-from reconciler.cluster.lock import LockConfig
 from reconciler.errors import ClusterError
 from reconciler.report import page, rows
 from reconciler.report.model import Row
@@ -53,8 +53,7 @@ class Service:
         self.terminating = threading.Event()
         self.trigger = queue.Trigger(options.quiet)
         self.watches = watch.Watches(watcher, cluster, self._seen)
-        lock_options = runner.options.lock
-        config = LockConfig(lock_options.name or records.name(cluster), lock_options.namespace, lock_options.identity)
+        config = replace(pipeline.lock_config(runner.options, cluster), wait=0.0)  # the election retries itself
         self.leadership = Leadership(api, config, self.halt, log, self.terminating)
         self.last_good = 0.0  # monotonic time the last run without failure finished
         self.runs = 0
@@ -129,27 +128,21 @@ class Service:
         """The runs' series, then the watch and queue gauges."""
         c = f'cluster="{metrics.escape(self.cluster)}"'
         age = time.time() - self.watches.last_event if self.watches.last_event else 0.0
-        p = "nim_reconciler"
         lines = [
-            f"# HELP {p}_watch_events_total Changes seen on the watches (the echoes of our own writes included).",
-            f"# TYPE {p}_watch_events_total counter",
-            f"{p}_watch_events_total{{{c}}} {self.watches.events}",
-            f"# HELP {p}_watch_relists_total Lists after a watch was lost (410 Gone or the API server away).",
-            f"# TYPE {p}_watch_relists_total counter",
-            f"{p}_watch_relists_total{{{c}}} {self.watches.relists}",
-            f"# HELP {p}_watches_up Whether every watch is established.",
-            f"# TYPE {p}_watches_up gauge",
-            f"{p}_watches_up{{{c}}} {int(self.watches.healthy())}",
-            f"# HELP {p}_queue_depth Custom resources waiting for the next run.",
-            f"# TYPE {p}_queue_depth gauge",
-            f"{p}_queue_depth{{{c}}} {self.trigger.depth}",
-            f"# HELP {p}_last_event_age_seconds Seconds since the watches last saw a change (0: none yet).",
-            f"# TYPE {p}_last_event_age_seconds gauge",
-            f"{p}_last_event_age_seconds{{{c}}} {age:.3f}",
-            f"# HELP {p}_leader Whether this replica holds the lease.",
-            f"# TYPE {p}_leader gauge",
-            f"{p}_leader{{{c}}} {int(self.leadership.leading.is_set())}",
-        ]
+            *metrics.series("watch_events_total", "counter",
+                            "Changes seen on the watches (the echoes of our own writes included).", c,
+                            self.watches.events),
+            *metrics.series("watch_relists_total", "counter",
+                            "Lists after a watch was lost (410 Gone or the API server away).", c, self.watches.relists),
+            *metrics.series("watches_up", "gauge", "Whether every watch is established.", c,
+                            int(self.watches.healthy())),
+            *metrics.series("queue_depth", "gauge", "Custom resources waiting for the next run.", c,
+                            self.trigger.depth),
+            *metrics.series("last_event_age_seconds", "gauge",
+                            "Seconds since the watches last saw a change (0: none yet).", c, round(age, 3)),
+            *metrics.series("leader", "gauge", "Whether this replica holds the lease.", c,
+                            int(self.leadership.leading.is_set())),
+        ]  # fmt: skip
         return self.runner.exposition + "\n".join(lines) + "\n"
 
     def page(self) -> str:
@@ -181,9 +174,3 @@ class Service:
         if verdict.run:
             self.trigger.add("a push", fetch=True)
         return verdict
-
-
-def with_lease_held(runner: Runner) -> Runner:
-    """The runner's options as serve runs them: the Lease is held by the process, not taken per run."""
-    runner.options = replace(runner.options, lock=replace(runner.options.lock, held=True))
-    return runner

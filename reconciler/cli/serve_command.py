@@ -38,24 +38,22 @@ def serve(**flags: object) -> None:
     """
     from reconciler import layout
     from reconciler.cli import server
-    from reconciler.cli.run import Runner
-    from reconciler.cli.serve import ServeOptions, Service, with_lease_held
+    from reconciler.cli.run import Runner, checkout
+    from reconciler.cli.serve import ServeOptions, Service
     from reconciler.cluster import kube
 
     flags = {**flags, **{name: None for name in ("dry_run", "base")}, "offline": False, "wait": False}
     halt = threading.Event()
     options = build.options(flags, halt, " (serve applies what git holds to a cluster)")
-    if options.kube is None or options.mode is not Mode.APPLY:
-        build.usage("serve needs a cluster (KUBECONFIG, --kubeconfig or the pod's service account)")
     kube_config = options.kube
+    assert kube_config is not None and options.mode is Mode.APPLY  # build.options exits 2 without a cluster
+    options = replace(options, lock=replace(options.lock, held=True))  # the election holds the Lease, not a run
     outputs = build.outputs(flags)
-    log = outputs.err if not outputs.log_json else (lambda m: say(build.json_log(m)))
+    log = build.logger(outputs)
     spec = build.source_spec(flags)
     try:
         secret = _secret(build.path(flags, "webhook_secret_file"))
-        runner = with_lease_held(Runner(spec, options, outputs))
-        from reconciler.cli.run import checkout
-
+        runner = Runner(spec, options, outputs)
         runner.checkout = checkout(spec)  # which cluster, before the Lease (named after it) is sought
         cluster = layout.locate(runner.checkout.root, options.cluster).cluster
         api = kube.Cluster(replace(kube_config, agent="serve"))

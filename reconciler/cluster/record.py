@@ -13,8 +13,8 @@ import base64
 import hashlib
 import json
 import zlib
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from reconciler.cluster.api import ClusterApi
@@ -146,18 +146,21 @@ def decode(text: object) -> Inventory | None:
 
 def body(namespace: str, cluster: str, record: Record) -> dict[str, Any]:
     """The ConfigMap: the last run's fields at the top (for ``kubectl get cm -o yaml``), the history, the
-    inventory."""
-    last = record.history[0] if record.history else Run("", "", "", "none")
-    good = record.last_good
+    inventory, the suspension."""
     held = record.suspension
+    extra = {
+        **({INVENTORY: encode(record.inventory)} if record.inventory is not None else {}),
+        **({"suspension": json.dumps(asdict(held), sort_keys=True)} if held is not None else {}),
+    }
+    meta = {"name": name(cluster), "namespace": namespace, "labels": labels(cluster)}
+    if not record.history:  # suspended before any run: nothing else to say yet
+        return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": extra}
+    last = record.history[0]
+    good = record.last_good
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": {
-            "name": name(cluster),
-            "namespace": namespace,
-            "labels": labels(cluster),
-        },
+        "metadata": meta,
         "data": {
             "lastAttemptedRevision": last.revision,
             "lastAppliedRevision": good.revision if good else "",
@@ -165,8 +168,7 @@ def body(namespace: str, cluster: str, record: Record) -> dict[str, Any]:
             "lastResult": last.result,
             "lastCounts": json.dumps(last.counts, sort_keys=True),
             "history": json.dumps([asdict(r) for r in record.history], indent=1),
-            **({INVENTORY: encode(record.inventory)} if record.inventory is not None else {}),
-            **({"suspension": json.dumps(asdict(held), sort_keys=True)} if held is not None else {}),
+            **extra,
         },
     }
 
@@ -180,34 +182,25 @@ def write(
     Two runs writing at once: the later one's PUT fails with a conflict; it reads again and retries once.
     """
     kept = inventory if inventory is not None else record.inventory
-    for _ in range(2):
-        new = Record((run, *record.history)[:KEEP], record.resource_version, kept, record.suspension)
-        obj = body(namespace, cluster, new)
-        try:
-            if record.resource_version:
-                obj["metadata"]["resourceVersion"] = record.resource_version
-                stored = api.replace(CONFIGMAP, obj)
-            else:
-                stored = api.create(CONFIGMAP, obj)
-            return parse(stored)
-        except Conflict:
-            record = read(api, namespace, cluster)
-    raise Conflict(ObjRef("ConfigMap", namespace, name(cluster)), "the revision record changed twice while written")
+    return _save(api, namespace, cluster, record,
+                 lambda r: Record((run, *r.history)[:KEEP], r.resource_version, kept, r.suspension))  # fmt: skip
 
 
 def suspend(api: ClusterApi, namespace: str, cluster: str, held: Suspension | None) -> Record:
-    """Set (or, with None, clear) the cluster's suspension in its record, keeping the history: a PUT at the
-    version read (read again once on a conflict), or a POST when there is no record yet."""
+    """Set (or, with None, clear) the cluster's suspension in its record, keeping the history and inventory."""
+    return _save(api, namespace, cluster, read(api, namespace, cluster), lambda r: replace(r, suspension=held))
+
+
+def _save(api: ClusterApi, namespace: str, cluster: str, record: Record, change: Callable[[Record], Record]) -> Record:
+    """Write ``change(record)``: a PUT at the version read, or a POST when there is no record yet; on a conflict
+    (another writer came first), read again and change that, once."""
     for _ in range(2):
-        record = read(api, namespace, cluster)
-        obj = body(namespace, cluster, Record(record.history, record.resource_version, record.inventory, held))
-        if not record.history:
-            obj["data"] = {k: v for k, v in obj["data"].items() if k in ("suspension", INVENTORY)}
+        obj = body(namespace, cluster, change(record))
         try:
             if record.resource_version:
                 obj["metadata"]["resourceVersion"] = record.resource_version
                 return parse(api.replace(CONFIGMAP, obj))
             return parse(api.create(CONFIGMAP, obj))
         except Conflict:
-            continue
+            record = read(api, namespace, cluster)
     raise Conflict(ObjRef("ConfigMap", namespace, name(cluster)), "the revision record changed twice while written")
