@@ -25,7 +25,7 @@ import yaml
 from reconciler.errors import Problem, error
 from reconciler.kinds import CUSTOM_KINDS
 from reconciler.refs import ObjRef, SourceLocation
-from reconciler.yaml_nodes import NULL_TAG, Bad, Builder, FieldPath, check_alias_budget
+from reconciler.yaml_nodes import NULL_TAG, Bad, Builder, FieldPath, Loader, check_alias_budget
 
 if not yaml.__with_libyaml__:  # pragma: no cover - the wheels bundle libyaml
     raise ImportError("PyYAML was built without libyaml; reinstall PyYAML from a wheel")
@@ -165,7 +165,14 @@ def _link_problem(path: Path, message: str, rule: str) -> Problem:
 def load_paths(paths: Sequence[Path], jail: Path | None = None) -> Loaded:
     """Load every YAML document under ``paths``, nothing outside ``jail`` (see the module contract)."""
     files, problems = find_files(paths, jail)
+    loaded = load_files(files)
+    return Loaded(loaded.documents, problems + loaded.problems, len(files))
+
+
+def load_files(files: Sequence[Path]) -> Loaded:
+    """The documents of ``files`` (found by ``find_files``) and their problems, file by file in order."""
     documents: list[Document] = []
+    problems: list[Problem] = []
     for f in files:
         docs, probs = load_file(f)
         documents.extend(docs)
@@ -201,7 +208,7 @@ def load_text(text: str, name: str) -> tuple[list[Document], list[Problem]]:
             return [], [refused]
     documents: list[Document] = []
     problems: list[Problem] = []
-    loader = yaml.CSafeLoader(text)
+    loader = Loader(text)
     may_alias = "&" in text  # an alias needs an anchor: without '&' there is nothing to bound
     try:
         while loader.check_node():

@@ -49,10 +49,19 @@ def cluster_dir(path: Path) -> Path | None:
     return next((p for p in (absolute, *absolute.parents) if p.parent.name == "clusters"), None)
 
 
+def same(path: str | Path, other: Path) -> bool:
+    """``path`` names ``other`` (``..`` resolved, symlinks not followed)."""
+    return os.path.abspath(path) == os.path.abspath(other)
+
+
 def within(path: str | Path, roots: Sequence[Path]) -> bool:
     """``path`` is one of ``roots`` or inside one (``..`` resolved, symlinks not followed)."""
-    where = Path(os.path.abspath(path))
-    return any(where == root or root in where.parents for root in (Path(os.path.abspath(r)) for r in roots))
+    where = os.path.abspath(path)  # strings, not Paths: this runs for every document of a large repo
+    for root in roots:
+        top = os.path.abspath(root)
+        if where == top or where.startswith(top.rstrip(os.sep) + os.sep):
+            return True
+    return False
 
 
 def enclosing(path: Path, cluster: str | None) -> tuple[Path, str | None]:

@@ -34,6 +34,14 @@ class DesiredObject:
         meta = self.body["metadata"]
         return ObjRef(self.body["kind"], meta.get("namespace", ""), meta["name"])
 
+    def identity(self) -> DesiredObject:
+        """The object with only apiVersion, kind, name and namespace left of its body (what an offline plan
+        and a name-collision check read)."""
+        meta = self.body["metadata"]
+        kept = {k: meta[k] for k in ("name", "namespace") if k in meta}
+        body = {"apiVersion": self.body["apiVersion"], "kind": self.body["kind"], "metadata": kept}
+        return DesiredObject(body, self.owner, self.source)
+
     def sort_key(self) -> tuple[int, str, str]:
         """Apply order: kind order, then namespace and name."""
         ref = self.ref

@@ -12,45 +12,27 @@ from __future__ import annotations
 import datetime
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
-from functools import partial
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import Any
 
-from reconciler import documents, layout
 from reconciler.cluster import apply, lock, observe, probe, waiting, writeback
 from reconciler.cluster import record as records
 from reconciler.cluster.api import ClusterApi
-from reconciler.documents import NimResource
 from reconciler.errors import ReconcilerError
 from reconciler.objects import DesiredObject, cache_name
+from reconciler.offline import Render, check_paths, render
 from reconciler.options import Mode, Options
 from reconciler.plan import compare, gate, ownership, prune, suspend
 from reconciler.plan.changes import Action, Change, Plan
 from reconciler.plan.ownership import Inventory
 from reconciler.refs import ObjRef
 from reconciler.render.renderer import Renderer
-from reconciler.report.model import Check, Entry, RunReport
+from reconciler.report.model import Entry, RunReport
 from reconciler.selection import Selection
-from reconciler.validate.check import Validated, silence, validate
 
 __all__ = ["Options", "Render", "check_paths", "reconcile", "render"]
 
 Live = dict[ObjRef, dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class Render:
-    """One cluster of the repo, checked and rendered: no objects when anything failed."""
-
-    cluster: str
-    check: Check
-    objects: list[DesiredObject]
-    resources: tuple[NimResource, ...] = ()  # what was rendered, to render again with the cluster's selections
-    root: Path = Path(".")
-    templates: Path | None = None
-    # the renderer that made the objects (compiled templates), to render again without compiling them again
-    renderer: Renderer | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -64,63 +46,9 @@ class Seen:
     objects: list[DesiredObject]  # the rendered objects, with the probing caches' as the cluster decided them
 
 
-def check_paths(
-    paths: Sequence[Path], *, strict: bool = False, rendered: bool = False, ignore: frozenset[str] = frozenset()
-) -> tuple[Check, Validated]:
-    """Load and validate every manifest under ``paths`` (reads files), cluster by cluster.
-
-    References, duplicates and name collisions are judged within each ``clusters/<cluster>/``, reading all of it
-    even when one file is named (a pre-commit hook passes only the changed files); the same manifest in two
-    clusters is fine. Only the named paths' problems, files and resources are reported. ``rendered``: render the
-    valid resources in memory too, so that `validate` finds what `render` and a run would (one verdict).
-    ``ignore``: warning rules silenced (beside each resource's ``nim-reconciler/ignore`` annotation).
-    """
-    files, resources, problems, starts = 0, [], [], []
-    for scope in layout.scopes(paths):
-        loaded = documents.load_paths([scope.root] if scope.root else list(scope.named))
-        validated = validate(loaded.documents)
-        if rendered and not validated.errors:
-            validated = _rendered(validated, scope)
-        validated = replace(validated, problems=silence(validated.problems, loaded.documents, ignore))
-        asked = partial(layout.within, roots=scope.named)
-        named, refused = documents.find_files(list(scope.named), scope.root) if scope.root else ([], [])
-        files += len(named) if scope.root else loaded.files
-        starts += [d.where for d in loaded.documents if asked(d.where.path)]
-        resources += [r for r in validated.resources if asked(r.doc.where.path)]
-        # a named path that leaves the cluster through a link is refused by its own name (the walk skipped it)
-        problems += [p for p in [*loaded.problems, *validated.problems] if asked(p.where.path)]
-        problems += [p for p in refused if p not in problems]
-    problems.sort(key=lambda p: p.sort_key())
-    check = Check(files, len(starts), len(resources), [], strict, starts=tuple(starts)).counted(problems)
-    return check, Validated(resources, problems)
-
-
-def _rendered(validated: Validated, scope: layout.Scope) -> Validated:
-    """The problems rendering finds (a bad selected-profiles annotation, a warning only rendering knows)."""
-    cluster = scope.root.name if scope.root else ""
-    root = scope.root.parent.parent if scope.root else Path(".")
-    found = Renderer().render(validated.resources, cluster, root).problems
-    return replace(validated, problems=sorted([*validated.problems, *found], key=lambda p: p.sort_key()))
-
-
-def render(options: Options) -> Render:
-    """Load, validate and render one cluster of the repo; no objects when anything failed."""
-    where = layout.locate(options.repo, options.cluster)
-    renderer = Renderer(options.templates)
-    check, validated = check_paths([where.path], strict=options.strict, ignore=options.ignore)
-    if check.errors:
-        return Render(where.cluster, check, [])
-    rendered = renderer.render(validated.resources, where.cluster, where.root)
-    found = silence(rendered.problems, [r.doc for r in validated.resources], options.ignore)
-    check = check.counted(sorted([*check.problems, *found], key=lambda p: p.sort_key()))
-    resources = tuple(validated.resources)
-    return Render(where.cluster, check, list(rendered.objects) if check.ok else [], resources, where.root,
-                  options.templates, renderer)  # fmt: skip
-
-
 def reconcile(options: Options) -> RunReport:
     """Validate and render; then plan against the cluster (or nothing, offline) and, unless a dry run, apply."""
-    result = render(options)
+    result = render(options, bodies=options.kube is not None)  # offline, a plan needs no more than names
     revision = options.revision or ""
     if not result.check.ok:
         return RunReport(result.cluster, result.check, Mode.OFFLINE)

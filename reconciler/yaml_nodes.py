@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from typing import Any
 
 import yaml
@@ -33,6 +34,46 @@ _AS_TEXT = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:binary"}
 _DECIMAL_INT = re.compile(r"[-+]?(0|[1-9][0-9]*)")
 _INT_TAG = "tag:yaml.org,2002:int"
 _FLOAT_TAG = "tag:yaml.org,2002:float"
+
+
+_RESOLVED: dict[tuple[type, str | None, Any], str] = {}  # (kind, text, implicit) -> tag, for every Loader
+_RESOLVED_MAX = 100_000  # distinct short scalars remembered (a hostile file cannot grow the memo past this)
+
+
+class Loader(yaml.CSafeLoader):
+    """PyYAML's C loader, with each scalar's implicit tag remembered.
+
+    The C composer asks the (Python) resolver for the tag of every node, which tries its regular expressions
+    again for every ``name:`` of every document: a fifth of loading a large repo. The safe loader has no path
+    resolvers, so a tag depends only on the node's kind, its text and whether it was plain: remembering it
+    changes nothing but the time."""
+
+    def resolve(self, kind: type, value: str | None, implicit: Any) -> str:
+        """The tag PyYAML gives, looked up when seen before."""
+        key = (kind, value, implicit)
+        tag = _RESOLVED.get(key)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+            short = value is None or len(value) <= 200  # names, numbers, words: what repeats
+            if short and not self.yaml_path_resolvers and len(_RESOLVED) < _RESOLVED_MAX:
+                _RESOLVED[key] = tag
+        return tag
+
+
+_PATHS: dict[FieldPath, FieldPath] = {}
+_PATHS_MAX = 200_000
+_SHARED_TEXT = 64  # strings up to this long are interned
+
+
+def _shared(path: FieldPath) -> FieldPath:
+    """One tuple for each field path however many documents have it: the line tables of a large repo hold
+    hundreds of thousands of paths, mostly the same few hundred (bounded: a hostile file cannot grow it)."""
+    found = _PATHS.get(path)
+    if found is not None:
+        return found
+    if len(_PATHS) < _PATHS_MAX:
+        _PATHS[path] = path
+    return path
 
 
 class Bad(Exception):
@@ -92,15 +133,18 @@ class Builder:
                 raise self._tag(node, path)
             out = []
             for i, item in enumerate(node.value):
-                self.lines[(*path, i)] = item.start_mark.line + 1
-                out.append(self.build(item, (*path, i)))
+                child = _shared((*path, i))
+                self.lines[child] = item.start_mark.line + 1
+                out.append(self.build(item, child))
             return out
         return self._scalar(node, path)
 
     def _scalar(self, node: yaml.Node, path: FieldPath) -> Any:
         tag = node.tag
         if tag == _STR:
-            return node.value
+            value = node.value
+            # one string object for the words every manifest repeats (kinds, images, namespaces): memory
+            return sys.intern(value) if len(value) <= _SHARED_TEXT else value
         if tag in _AS_TEXT:
             return node.value
         if not tag.startswith("tag:yaml.org,2002:") or tag in (_MERGE, "tag:yaml.org,2002:value"):
@@ -131,8 +175,9 @@ class Builder:
                 msg = f'duplicate key "{key}" (first at line {seen[key]}); YAML would silently keep the last one'
                 raise Bad(key_line, _dotted((*path, key)), msg, "yaml-duplicate-key")
             seen[key] = key_line
-            self.lines[(*path, key)] = key_line
-            value = self.build(value_node, (*path, key))
+            child = _shared((*path, key))
+            self.lines[child] = key_line
+            value = self.build(value_node, child)
             if value is not None:
                 out[key] = value
         for key, value in merged.items():
@@ -150,7 +195,7 @@ class Builder:
 
     def _key(self, node: yaml.Node, path: FieldPath) -> str:
         if isinstance(node, yaml.ScalarNode) and node.tag in (_STR, *_AS_TEXT):
-            return str(node.value)
+            return sys.intern(str(node.value))  # a key: metadata, name, spec … in every document
         text = node.value if isinstance(node, yaml.ScalarNode) else "a collection"
         msg = f'mapping keys must be strings; quote it: "{text}"'
         raise Bad(node.start_mark.line + 1, _dotted(path), msg, "yaml-key-type")

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from reconciler.documents import MAX_FILE_BYTES, load_paths, load_text
 
@@ -127,3 +128,23 @@ def test_directories_are_searched_recursively_for_yaml_only(tmp_path: Path) -> N
 def test_a_missing_path_is_a_problem_not_an_exception(tmp_path: Path) -> None:
     loaded = load_paths([tmp_path / "nope"])
     assert [p.rule for p in loaded.problems] == ["path-not-found"]
+
+
+@pytest.mark.parametrize(
+    "scalar",
+    ["yes", "No", "on", "~", "null", "0755", "0x1f", "1_000", "1:30", "1e3", "1.0e3", ".inf", "-.NaN",
+     "2024-01-01", "2024-01-01T10:00:00Z", "<<", "=", "8000", "-1", "+1", "llama", "'quoted'", '"yes"'],
+)
+def test_the_loader_tags_every_scalar_as_pyyaml_does_also_when_it_has_seen_it_before(scalar: str) -> None:
+    from reconciler.yaml_nodes import Loader
+
+    text = f"a: {scalar}\nb: [{scalar}]\n"
+    expected = yaml.compose(text, Loader=yaml.CSafeLoader)
+    for _ in range(2):  # the second time from the memo
+        loader = Loader(text)
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()
+        assert [(k.tag, v.tag) for k, v in node.value][:1] == [(k.tag, v.tag) for k, v in expected.value][:1]
+        assert node.value[1][1].value[0].tag == expected.value[1][1].value[0].tag

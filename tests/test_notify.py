@@ -52,6 +52,7 @@ class Receiver(http.server.BaseHTTPRequestHandler):
 def receiver() -> Iterator[tuple[str, type[Receiver]]]:
     Receiver.got, Receiver.delay, Receiver.fail_first = [], 0.0, 0
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    server.daemon_threads = False  # server_close then waits for a slow request's thread: none outlives its test
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}{TOKEN_PATH}", Receiver
     server.shutdown()

@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler.render import yaml_subset
-from reconciler.render.renderer import Renderer, parse
+from reconciler.render.assemble import parse
+from reconciler.render.renderer import Renderer
 from reconciler.render.shapes import quote
 
 from .helpers import REPO
@@ -81,9 +82,9 @@ def test_characters_beyond_the_basic_plane_survive_both_readers() -> None:
 
 
 def bodies(renderer: Renderer, repo: Path, cluster: str, templates: Path | None = None) -> list[Any]:
-    from reconciler import pipeline
+    from reconciler import layout, pipeline
 
-    where = pipeline.layout.locate(repo, cluster)
+    where = layout.locate(repo, cluster)
     _, validated = pipeline.check_paths([where.path])
     return [o.body for o in renderer.render(validated.resources, cluster, repo).objects]
 

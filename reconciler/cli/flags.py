@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from dataclasses import replace
@@ -20,6 +21,7 @@ from reconciler.source import Credentials
 
 __all__ = ["EXIT_BLOCKED", "EXIT_CHANGES", "EXIT_ERROR", "EXIT_OK"]
 FORMATS = ("text", "json", "github")
+_UNSAFE_IN_LINES = re.compile(UNSAFE.pattern.replace("\x00-\x1f", "\x00-\x09\x0b-\x1f"))
 
 
 def say(text: str, *, err: bool = False, nl: bool = True) -> None:
@@ -27,7 +29,7 @@ def say(text: str, *, err: bool = False, nl: bool = True) -> None:
     character but the line breaks our own output puts between lines is shown escaped (defence in depth: each
     line was built from escaped values already)."""
     text = redact(text)
-    if UNSAFE.search(text):
+    if _UNSAFE_IN_LINES.search(text):  # the line breaks between our lines are ours: only look further for others
         text = "\n".join(printable(line) for line in text.split("\n"))
     click.echo(text, err=err, nl=nl)
 

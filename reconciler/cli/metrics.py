@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,6 +122,10 @@ def write_file(path: Path, text: str) -> None:
 
 def push(url: str, cluster: str, text: str, timeout: float = 10.0) -> None:
     """PUT the metrics to a Pushgateway under ``job=nim-reconciler, cluster=<cluster>`` (replacing that group)."""
+    import urllib.error  # with http.client and ssl, ~30 ms of every start: only a run that pushes pays it
+    import urllib.parse
+    import urllib.request
+
     if urllib.parse.urlsplit(url).scheme not in ("http", "https") or not urllib.parse.urlsplit(url).netloc:
         raise ReconcilerError(f"--pushgateway {redact(url)}: not an http:// or https:// URL")
     target = f"{url.rstrip('/')}/metrics/job/nim-reconciler/cluster/{urllib.parse.quote(redact(cluster), safe='')}"

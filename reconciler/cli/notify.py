@@ -14,9 +14,7 @@ from __future__ import annotations
 import datetime
 import json
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -96,6 +94,9 @@ def body(item: Mapping[str, Any], fmt: str) -> bytes:
 def deliver(urls: Sequence[str], data: bytes, timeout: float, warn: Callable[[str], None],
             sleep: Callable[[float], None] = time.sleep) -> int:  # fmt: skip
     """POST ``data`` to every URL (one retry after a second on a failure, a 429 or a 5xx); the number delivered."""
+    import urllib.error  # with http.client and ssl, ~30 ms of every start: only a run that notifies pays it
+    import urllib.request
+
     delivered = 0
     for url in urls:
         why = ""

@@ -102,10 +102,11 @@ def record(
     states: dict[tuple[str, str], str] = {}
     errors = {_owner(o.change.ref, plan, objects): o for o in outcomes if o.error}
     touched = {_owner(o.change.ref, plan, objects) for o in outcomes}
+    jobs = _jobs(plan)
     for ref in caches:
         new = plan.cache_status.get(ref) if ref not in touched else None
         if new is None:
-            child = _child(plan, ref, "Job")
+            child = jobs.get(ref)
             job = plan.cache_jobs.get(ref) or (child.name if child else "")
             found = pods.get((ref.namespace, ref.name), ())
             view = status.cache_view(objects[ref], objects, job, found, plan.selections.get(ref))
@@ -141,11 +142,14 @@ def record(
         return [outcome for outcomes in done for outcome in outcomes]
 
 
-def _child(plan: Plan, owner: ObjRef, kind: str) -> ObjRef | None:
+def _jobs(plan: Plan) -> dict[ObjRef, ObjRef]:
+    """Each NIMCache's caching Job in the plan, by the cache (the first, in plan order): one pass, not one per cache."""
+    found: dict[ObjRef, ObjRef] = {}
     for ref, body in plan.bodies.items():
-        if ref.kind == kind and owner_of(ref, body) == owner:
-            return ref
-    return None
+        owner = owner_of(ref, body) if ref.kind == "Job" else None
+        if owner is not None:
+            found.setdefault(owner, ref)
+    return found
 
 
 _WARNING = {("NIMCache", status.FAILED): "JobFailed", ("NIMService", status.FAILED): "Failed"}

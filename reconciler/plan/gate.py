@@ -86,11 +86,17 @@ def gate(
     states = {ref: str(s["state"]) for ref, s in statuses.items()}
     owners = {d.ref: d.owner for d in desired}
     caches_of = {d.ref: cache_of(d.ref, d.body) for d in desired if d.ref.kind == "NIMService"}
+    live_jobs: dict[ObjRef, list[ObjRef]] = {}  # each cache's Jobs in the cluster: found once, not once per Job
+    for ref, obj in live.items():
+        job_owner = owner_of(ref, obj) if ref.kind == "Job" else None
+        if job_owner is not None:
+            live_jobs.setdefault(job_owner, []).append(ref)
     changes = []
     for change in plan.changes:
         owner = owners.get(change.ref)
         if change.ref.kind == "Job" and owner is not None:
-            change = _job(change, owner, live, retry_failed, effective.get(owner, ""))
+            others = [r for r in live_jobs.get(owner, []) if r != change.ref]
+            change = _job(change, owner, live, others, retry_failed, effective.get(owner, ""))
         elif change.ref.kind in GATED and owner is not None and change.action in (Action.CREATED, Action.CONFIGURED):
             cache = caches_of.get(owner)
             state = states.get(cache) if cache else "Ready"
@@ -162,15 +168,20 @@ def _image(deployment: Mapping[str, Any] | None) -> str:
 
 
 def _job(
-    change: Change, cache: ObjRef, live: Mapping[ObjRef, dict[str, Any]], retry_failed: bool, effective: str
+    change: Change,
+    cache: ObjRef,
+    live: Mapping[ObjRef, dict[str, Any]],
+    others: Sequence[ObjRef],
+    retry_failed: bool,
+    effective: str,
 ) -> Change:
+    """The decision on one caching Job of ``cache``; ``others``: the cache's other Jobs in the cluster."""
     if change.action is Action.BLOCKED:  # a guard or someone else's object: nothing to decide here
         return change
     if effective and effective != change.ref.name and change.action in (Action.CREATED, Action.CONFIGURED):
         return Change(
             Action.SKIPPED, change.ref, reason=f"{cache} is Ready: how it is fetched changed, nothing to download"
         )
-    others = [r for r, o in live.items() if r.kind == "Job" and r != change.ref and owner_of(r, o) == cache]
     if change.action is Action.CREATED and others:
         return Change(
             Action.WAITING,

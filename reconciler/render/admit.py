@@ -3,7 +3,8 @@
 Contract: ``Admission.add(res, body, override, in_manifest)`` records one rendered object; ``refusals()`` then
 returns the error of every field kube-apiserver would refuse in any of them (``blame.refusal``: at the manifest
 line, else at the override template's line), in the order the objects were added. An empty list: the cluster
-would take every object.
+would take every object. ``refusals()`` may be called as often as wanted, each time judging what was added since
+(``waiting()`` says how many): a render that drops bodies judges them in batches, then lets them go.
 
 Why one pass at the end rather than a check per object as it is made: the checks run as one tight loop, their
 code and memo tables staying hot, instead of being evicted by a template render between every two objects
@@ -36,6 +37,10 @@ class Admission:
         # A shipped template writes no float of its own (the golden and corpus tests: no float in an integer field
         # of any fixture or sample), so one can only come from an override or a manifest holding one: look then.
         self._pending.append((res, body, override, override is not None or in_manifest))
+
+    def waiting(self) -> int:
+        """How many objects are added and not judged yet."""
+        return len(self._pending)
 
     def refusals(self) -> list[Problem]:
         """Every refused field of every object added (pure), then forgets them."""

@@ -5,12 +5,14 @@ The contexts hand templates plain data with every default applied, so the templa
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from reconciler.documents import NimResource, get
-from reconciler.objects import SOURCE_ANNOTATION
+from reconciler.objects import SOURCE_ANNOTATION, labels
 
 DEFAULT_UID, DEFAULT_GID = 1000, 2000
 MODEL_STORE = "/model-store"
@@ -131,3 +133,37 @@ def with_defaults(labels: Mapping[str, str], extra: Any) -> dict[str, str]:
     merged = dict(extra) if isinstance(extra, dict) else {}
     merged.update(labels)
     return merged
+
+
+def namespace_context(res: NimResource, site: Site) -> dict[str, Any]:
+    """What namespace.yaml.j2 renders a Namespace manifest from."""
+    meta = res.body["metadata"]
+    return {
+        "name": res.name,
+        "labels": with_defaults(labels(site.cluster), meta.get("labels")),
+        "annotations": {**(meta.get("annotations") or {}), SOURCE_ANNOTATION: site.source},
+    }
+
+
+def resource_context(res: NimResource, site: Site) -> dict[str, Any]:
+    """What a custom resource's own template renders it from: the manifest, with our labels and source."""
+    meta = res.body["metadata"]
+    return {
+        "name": res.name,
+        "namespace": res.namespace,
+        "labels": with_defaults(labels(site.cluster), meta.get("labels")),
+        "annotations": {**(meta.get("annotations") or {}), SOURCE_ANNOTATION: site.source},
+        "spec": res.spec,
+    }
+
+
+def relative(path: str, root: Path) -> str:
+    """``path`` relative to the repo ``root``, with forward slashes (as the source annotation shows it)."""
+    absolute = os.path.abspath(path)
+    prefix = str(root) + os.sep
+    if absolute.startswith(prefix):  # the common case, without relpath's cost
+        return absolute[len(prefix) :].replace(os.sep, "/")
+    try:
+        return Path(os.path.relpath(absolute, root)).as_posix()
+    except ValueError:
+        return Path(path).as_posix()

@@ -13,25 +13,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jinja2
-import yaml
 from jinja2.sandbox import SandboxedEnvironment
 
 from reconciler import selection
 from reconciler.datafiles import data_dir
-from reconciler.documents import NimResource, get, walk
+from reconciler.documents import NimResource, walk
 from reconciler.errors import Problem, UsageError, error
-from reconciler.kinds import BY_KIND
-from reconciler.objects import SOURCE_ANNOTATION, DesiredObject, labels
+from reconciler.objects import DesiredObject
 from reconciler.refs import ObjRef
-from reconciler.render import admit, nimcache, nimservice, shapes, yaml_subset
-from reconciler.render.common import Site, with_defaults
+from reconciler.render import admit, nimcache, nimservice, shapes
+from reconciler.render.assemble import Rendered, RenderError, checked, joined, parse, parsed
+from reconciler.render.common import Site, namespace_context, relative, resource_context
 from reconciler.selection import Selection
 from reconciler.validate import openapi
 
@@ -53,19 +50,10 @@ NIMSERVICE_TEMPLATES = tuple(
         "servicemonitor",
     )
 )
+# Offline admission judges this many objects at a time when bodies are dropped: a batch big enough to keep its
+# checks hot (admit.py), small enough that the bodies waiting for it are a small part of the run's memory.
+_JUDGED_EVERY = 512
 TEMPLATES = ("namespace.yaml.j2", *NIMCACHE_TEMPLATES, *NIMSERVICE_TEMPLATES)
-
-
-@dataclass(frozen=True)
-class Rendered:
-    """The objects rendered, in apply order, and the problems found while rendering."""
-
-    objects: list[DesiredObject]
-    problems: list[Problem]
-
-
-class RenderError(Exception):
-    """A template produced something other than the object it was meant to."""
 
 
 class _Quote:
@@ -82,6 +70,24 @@ class _Quote:
         return shapes.quote(value)
 
 
+_DICT_NAMES = frozenset(dir(dict))
+
+
+class _Sandbox(SandboxedEnvironment):
+    """The sandbox, with ``mapping.key`` found without raising first: for a plain dict, Jinja's getattr fails
+    (an exception, the costly part of a lookup) for every name that is not a dict method, then looks the key
+    up. Skipping straight to the key for exactly those names gives the same answer every time."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        """``obj.attribute`` in a template, as the sandbox answers it."""
+        if type(obj) is dict and attribute not in _DICT_NAMES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+
 class Renderer:
     """Compiles the templates once (shipped ones, or ``overrides/<same relative path>``) and renders."""
 
@@ -96,7 +102,7 @@ class Renderer:
         if overrides is not None:
             _check_overrides(overrides)
             roots.insert(0, str(overrides))
-        env = SandboxedEnvironment(
+        env = _Sandbox(
             loader=jinja2.FileSystemLoader(roots),
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
@@ -109,6 +115,10 @@ class Renderer:
         env.filters["j"] = _Quote(self.tokens)
         try:
             self.templates = {name: env.get_template(name) for name in TEMPLATES}
+            for template in self.templates.values():
+                # Jinja keeps a template's globals as a ChainMap, which every render copies key by key in Python
+                # (~7% of a render's instructions, callgrind): a plain dict of the same names copies in C.
+                template.globals = dict(template.globals)
         except jinja2.TemplateSyntaxError as exc:  # name the file and line: an override is the user's own code
             where = f"{exc.filename or exc.name}:{exc.lineno}" if exc.lineno else str(exc.filename or exc.name)
             raise UsageError(f"{where}: template syntax error: {exc.message}") from exc
@@ -124,17 +134,37 @@ class Renderer:
     ) -> Rendered:
         """The objects of every resource (one cluster), in apply order, and the problems found (pure).
         ``selections``: each probing NIMCache's profile selection as the cluster shows it (None: offline)."""
+        return joined([self.part(resources, resources, cluster, repo_root, selections)])
+
+    def part(
+        self,
+        chosen: Sequence[NimResource],
+        resources: Sequence[NimResource],
+        cluster: str,
+        repo_root: Path,
+        selections: Mapping[ObjRef, Selection] | None = None,
+        *,
+        bodies: bool = True,
+    ) -> Rendered:
+        """The objects of the ``chosen`` few of ``resources`` (the cluster's all: a NIMService's NIMCache may be
+        any of them), unsorted, with their problems; ``joined`` puts parts together as ``render`` does (pure).
+
+        ``bodies=False``: each object keeps only its identity (apiVersion, kind, name, namespace), what an
+        offline plan needs, its whole body dropped once offline admission has judged it: a large repo's rendered
+        objects would otherwise be most of the run's memory."""
         caches = {(r.namespace, r.name): r for r in resources if r.kind == "NIMCache"}
         self.selections = selections or {}
         repo_root = repo_root.resolve()
         objects: list[DesiredObject] = []
         problems: list[Problem] = []
-        for res in resources:
-            site = Site(cluster, _relative(res.doc.where.path, repo_root))
+        refused: list[Problem] = []
+        judged = 0  # objects[:judged] are judged, and only identities when bodies are dropped
+        for res in chosen:
+            site = Site(cluster, relative(res.doc.where.path, repo_root))
             self.tokens.forget()
             try:
                 if res.kind == "Namespace":
-                    objects.append(self._maker(res)("namespace.yaml.j2", _namespace(res, site), res.name, None))
+                    objects.append(self._maker(res)("namespace.yaml.j2", namespace_context(res, site), res.name, None))
                 elif res.kind == "NIMCache":
                     objects += self._cache(res, site, problems)
                 else:
@@ -142,16 +172,21 @@ class Renderer:
             except (RenderError, jinja2.TemplateError, ValueError, TypeError, KeyError) as exc:
                 where = res.doc.where
                 problems.append(error(where, "", f"{res.ref}: cannot render: {exc}", "render"))
-        problems += self.admission.refusals()
-        objects.sort(key=DesiredObject.sort_key)
-        return Rendered(objects, problems + _collisions(objects))
+            if not bodies and self.admission.waiting() >= _JUDGED_EVERY:
+                refused += self.admission.refusals()
+                objects[judged:] = [o.identity() for o in objects[judged:]]
+                judged = len(objects)
+        refused += self.admission.refusals()
+        if not bodies:
+            objects[judged:] = [o.identity() for o in objects[judged:]]
+        return Rendered(objects, problems + refused)
 
     def _cache(self, res: NimResource, site: Site, problems: list[Problem]) -> list[DesiredObject]:
         chosen = self.selections.get(res.ref)
         ctx = nimcache.build(res, site, chosen)
         problems.extend(ctx.problems)
         make = self._maker(res)
-        out = [make("nimcache/nimcache.yaml.j2", _custom_resource(res, site), res.name, None)]
+        out = [make("nimcache/nimcache.yaml.j2", resource_context(res, site), res.name, None)]
         if ctx.pvc is not None:
             out.append(make("nimcache/persistentvolumeclaim.yaml.j2", {"pvc": ctx.pvc}, ctx.pvc["name"], res.ref))
         if chosen is not None and chosen.manifest:
@@ -173,7 +208,7 @@ class Renderer:
     def _service(self, res: NimResource, site: Site, caches: nimservice.Caches) -> list[DesiredObject]:
         ctx = nimservice.build(res, site, caches, self.selections)
         make = self._maker(res)
-        out = [make("nimservice/nimservice.yaml.j2", _custom_resource(res, site), res.name, None)]
+        out = [make("nimservice/nimservice.yaml.j2", resource_context(res, site), res.name, None)]
         wanted = [
             ("persistentvolumeclaim", ctx["pvc"] is not None, ctx["pvc"]["name"] if ctx["pvc"] else ""),
             ("serviceaccount", True, res.name),
@@ -193,8 +228,8 @@ class Renderer:
         in_manifest = openapi.has_float(res.body) if known is None else known
 
         def make(template: str, ctx: dict[str, Any], name: str, owner: ObjRef | None) -> DesiredObject:
-            body = (self.fast and self._fast(template, ctx)) or _parse(self._text(template, ctx), template, self.fast)
-            _check(body, template, name, res.namespace)
+            body = (self.fast and self._fast(template, ctx)) or parsed(self._text(template, ctx), template, self.fast)
+            checked(body, template, name, res.namespace)
             # offline admission: what kube-apiserver would refuse, refused here first (judged after the render)
             self.admission.add(res, body, self._override(template), in_manifest)
             return DesiredObject(body, owner, res.doc.where)
@@ -232,86 +267,6 @@ class Renderer:
             return None
         body: dict[str, Any] = docs[0]
         return body
-
-
-def _namespace(res: NimResource, site: Site) -> dict[str, Any]:
-    meta = res.body["metadata"]
-    return {
-        "name": res.name,
-        "labels": with_defaults(labels(site.cluster), meta.get("labels")),
-        "annotations": {**(meta.get("annotations") or {}), SOURCE_ANNOTATION: site.source},
-    }
-
-
-def _custom_resource(res: NimResource, site: Site) -> dict[str, Any]:
-    meta = res.body["metadata"]
-    return {
-        "name": res.name,
-        "namespace": res.namespace,
-        "labels": with_defaults(labels(site.cluster), meta.get("labels")),
-        "annotations": {**(meta.get("annotations") or {}), SOURCE_ANNOTATION: site.source},
-        "spec": res.spec,
-    }
-
-
-def parse(text: str) -> list[Any]:
-    """The documents of rendered text: the fast reader for our templates' subset, else PyYAML (C loader)."""
-    try:
-        return yaml_subset.documents(text)
-    except yaml_subset.Unsupported:
-        return [d for d in yaml.load_all(text, Loader=yaml.CSafeLoader) if d is not None]
-
-
-def _parse(text: str, template: str, fast: bool) -> dict[str, Any]:
-    try:
-        docs = parse(text) if fast else [d for d in yaml.load_all(text, Loader=yaml.CSafeLoader) if d is not None]
-    except yaml.YAMLError as exc:
-        raise RenderError(f"{template} produced invalid YAML: {exc}") from exc
-    if len(docs) != 1 or not isinstance(docs[0], dict):
-        raise RenderError(f"{template} must produce exactly one object, produced {len(docs)}")
-    body: dict[str, Any] = docs[0]
-    return body
-
-
-def _check(body: dict[str, Any], template: str, name: str, namespace: str) -> None:
-    """The rendered object must be the one the template is for: kind, apiVersion, name and namespace."""
-    kind = template.rsplit("/", 1)[-1].split(".")[0]
-    expected = next(k for k in BY_KIND.values() if k.kind.lower() == kind)
-    meta = body.get("metadata")
-    found = (body.get("apiVersion"), body.get("kind"), get(meta, "name"), get(meta, "namespace"))
-    wanted = (expected.api_version, expected.kind, name, namespace if expected.namespaced else None)
-    if found != wanted:
-        raise RenderError(f"{template} rendered {found}, expected {wanted}")
-
-
-def _collisions(objects: Sequence[DesiredObject]) -> list[Problem]:
-    """Two manifests that render one object (a NIMCache's ``x-pvc`` and a NIMService whose own PVC is named
-    ``x-pvc``): the second apply would take over the first's object. An error at each of the manifests."""
-    first: dict[ObjRef, DesiredObject] = {}
-    found: list[Problem] = []
-    for obj in objects:
-        ref = obj.ref
-        other = first.setdefault(ref, obj)
-        if other is obj or other.source == obj.source:
-            continue
-        for here, there in ((obj, other), (other, obj)):
-            message = (
-                f"{ref} is rendered from this manifest and from {there.source}: object names must be unique "
-                "per kind and namespace across the cluster"
-            )
-            found.append(error(here.source, "", message, "name-collision"))
-    return found
-
-
-def _relative(path: str, root: Path) -> str:
-    absolute = os.path.abspath(path)
-    prefix = str(root) + os.sep
-    if absolute.startswith(prefix):  # the common case, without relpath's cost
-        return Path(absolute[len(prefix) :]).as_posix()
-    try:
-        return Path(os.path.relpath(absolute, root)).as_posix()
-    except ValueError:
-        return Path(path).as_posix()
 
 
 def _check_overrides(overrides: Path) -> None:

@@ -19,7 +19,26 @@ from collections.abc import Callable
 from typing import Any
 
 _MAX_SHAPES = 20_000
-encode = json.JSONEncoder(allow_nan=False).encode  # one encoder: json.dumps with options builds one per call
+_ENCODER = json.JSONEncoder(allow_nan=False)
+_ASCII = json.encoder.encode_basestring_ascii
+# The C encoder JSONEncoder.encode builds anew on every call (most of its cost for a small value), built once.
+# No circular-reference memo: values come from YAML trees, and a cycle would still end in RecursionError.
+_C_ENCODE = getattr(json.encoder, "c_make_encoder", None)
+_CHUNKS = (
+    _C_ENCODE(None, _ENCODER.default, _ASCII, None, ": ", ", ", False, False, False) if _C_ENCODE is not None else None
+)
+
+
+def encode(value: Any) -> str:
+    """``value`` as JSON text, exactly as ``json.JSONEncoder(allow_nan=False).encode`` writes it."""
+    kind = type(value)
+    if kind is str:
+        return _ASCII(value)
+    if kind is int:
+        return int.__repr__(value)
+    if _CHUNKS is None:
+        return _ENCODER.encode(value)
+    return "".join(_CHUNKS(value, 0))
 
 
 class Tokens:
@@ -31,6 +50,7 @@ class Tokens:
         self.values: list[str] | None = None
         # JSON of values already seen in this render, by identity; holding the value keeps its id unique
         self.memo: dict[int, tuple[Any, str]] = {}
+        self.names: list[str] = []
 
     def start(self) -> None:
         """Begin collecting the values of one template render."""
@@ -42,12 +62,18 @@ class Tokens:
 
     def token(self, value: Any) -> str:
         """The placeholder that stands for ``value`` in the skeleton; the value's JSON is kept for filling in."""
-        assert self.values is not None
-        seen = self.memo.get(id(value))
-        if seen is None or seen[0] is not value:
-            seen = self.memo[id(value)] = (value, encode(value))
-        self.values.append(seen[1])
-        return f'"{self.prefix}{len(self.values) - 1}@@"'
+        values = self.values
+        assert values is not None
+        if type(value) is str:  # its JSON costs less than a look in the memo
+            values.append(_ASCII(value))
+        else:
+            seen = self.memo.get(id(value))
+            if seen is None or seen[0] is not value:
+                seen = self.memo[id(value)] = (value, encode(value))
+            values.append(seen[1])
+        while len(self.names) < len(values):  # the token texts, made once
+            self.names.append(f'"{self.prefix}{len(self.names)}@@"')
+        return self.names[len(values) - 1]
 
 
 class Shapes:
@@ -56,19 +82,25 @@ class Shapes:
     def __init__(self, tokens: Tokens, parse: Callable[[str], list[Any]]) -> None:
         self.tokens = tokens
         self.parse = parse
-        self.cache: dict[str, str | None] = {}
+        # a shape as the JSON text between its tokens, and which value goes in each gap (in text order)
+        self.cache: dict[str, tuple[list[str], list[int]] | None] = {}
 
     def documents(self, skeleton: str, values: list[str]) -> list[Any] | None:
         """What the text would parse to with ``values`` (JSON) in place of the tokens; None: take the slow path."""
         if skeleton in self.cache:
             shape = self.cache[skeleton]
         else:
-            shape = self._shape(skeleton, len(values))
+            text = self._shape(skeleton, len(values))
+            shape = None if text is None else _pieces(self.tokens.pattern.split(text))
             if len(self.cache) < _MAX_SHAPES:
                 self.cache[skeleton] = shape
         if shape is None:
             return None
-        documents: list[Any] = json.loads(self.tokens.pattern.sub(lambda m: values[int(m.group(1))], shape))
+        texts, order = shape
+        filled = [texts[0]]
+        for index, after in zip(order, texts[1:], strict=True):
+            filled += (values[index], after)
+        documents: list[Any] = json.loads("".join(filled))
         return documents
 
     def _shape(self, skeleton: str, count: int) -> str | None:
@@ -84,6 +116,11 @@ class Shapes:
         if re.search(self.tokens.pattern.pattern + r"\s*:", text):
             return None
         return text
+
+
+def _pieces(split: list[str]) -> tuple[list[str], list[int]]:
+    """``pattern.split`` of a shape (text, index, text, …) as its texts and its indices."""
+    return split[0::2], [int(i) for i in split[1::2]]
 
 
 _SURROGATES = re.compile(r"(?<!\\)((?:\\\\)*)\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})")

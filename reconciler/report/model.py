@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import bisect
 import datetime
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from functools import cached_property
 
 from reconciler.errors import Problem, Severity
 from reconciler.options import Mode
@@ -104,19 +106,24 @@ class RunReport:
     interrupted: bool = False  # stopped by a signal (or a lost lock): the writes in flight finished, no more sent
     previous: str = ""  # how the run before ended, as the revision record says ("" when unknown)
 
+    @cached_property
+    def _tally(self) -> Counter[tuple[Action, bool]]:
+        """Entries by action and whether they failed: counted once (a large run's report asks often)."""
+        return Counter((e.action, bool(e.error)) for e in self.entries)
+
     def count(self, action: Action) -> int:
         """Entries of ``action`` that did not fail."""
-        return sum(1 for e in self.entries if e.action == action and not e.error)
+        return self._tally[(action, False)]
 
     @property
     def failed(self) -> bool:
         """Invalid input, a run error, or an object that failed."""
-        return bool(self.check.errors or self.errors or any(e.error for e in self.entries))
+        return bool(self.check.errors or self.errors or self.failures)
 
     @property
     def blocked(self) -> bool:
         """A safety guard held something back."""
-        return any(e.action is Action.BLOCKED for e in self.entries)
+        return self._tally[(Action.BLOCKED, False)] + self._tally[(Action.BLOCKED, True)] > 0
 
     @property
     def result(self) -> str:
@@ -130,7 +137,7 @@ class RunReport:
     @property
     def failures(self) -> int:
         """Entries whose write failed."""
-        return sum(1 for e in self.entries if e.error)
+        return sum(n for (_, failed), n in self._tally.items() if failed)
 
     @property
     def pending(self) -> bool:
