@@ -133,7 +133,10 @@ class Cluster:
         path = kind.path(meta.get("namespace", ""), meta["name"]) + ("/status" if status else "")
         query = [("fieldManager", FIELD_MANAGER), ("force", "true")] + ([("dryRun", "All")] if dry_run else [])
         ref = ObjRef(kind.kind, meta.get("namespace", ""), meta["name"])
-        return self._call("PATCH", path, ref, query=query, body=body, content_type="application/apply-patch+yaml")
+        # The bytes the client would send (json.dumps of the body), made once for every attempt: given a dict,
+        # param_serialize first copies it recursively in Python (~50 µs a rendered object, measured).
+        data = json.dumps(body).encode()
+        return self._call("PATCH", path, ref, query=query, body=data, content_type="application/apply-patch+yaml")
 
     def create(self, kind: Kind, body: dict[str, Any]) -> dict[str, Any]:
         """POST: fails with ``Conflict`` when the object exists (what a lock needs)."""
