@@ -64,13 +64,20 @@ def map_chunks(
     # Out of the collector's sight while children run: a collection in a child would write to every object's
     # header and so copy every page it shares with us (the use gc.freeze is documented for).
     gc.freeze()
+    waiting: list[tuple[int, int]] = []  # children not collected yet: stopped and reaped if we leave early
     try:
-        children = [_spawn(fn, part) for part in parts[1:]]
+        for part in parts[1:]:
+            waiting.append(_spawn(fn, part))
         results = [fn(parts[0])]
-        for (pid, reader), part in zip(children, parts[1:], strict=True):
+        for part in parts[1:]:
+            pid, reader = waiting.pop(0)
             got = _collect(pid, reader)
             results.append(got[0] if got is not None else fn(part))  # the child pickled what fn returned: an R
     finally:
+        for pid, reader in waiting:  # our own chunk raised (a bug, Ctrl-C): no child left behind
+            os.close(reader)
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
         gc.unfreeze()
     return results
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Sequence
 
 import pytest
@@ -92,3 +93,20 @@ def test_children_leave_no_zombie_and_print_nothing_twice(capfd: pytest.CaptureF
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)  # every child reaped
     assert capfd.readouterr().out == "before the fork"
+
+
+def test_when_our_own_chunk_fails_the_children_are_stopped_and_reaped() -> None:
+    parent = os.getpid()
+
+    def fails_here(chunk: Sequence[int]) -> int:
+        if os.getpid() == parent:
+            raise KeyboardInterrupt  # as Ctrl-C in the middle of our share
+        time.sleep(30)  # a child still at work
+        return sum(chunk)
+
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        forked.map_chunks(fails_here, list(range(1000)), 100, processes=2)
+    assert time.monotonic() - started < 10  # the child was stopped, not waited for
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
