@@ -125,6 +125,17 @@ def owner_of(ref: ObjRef, body: Mapping[str, Any] | None) -> ObjRef | None:
     return found[0] if found else None
 
 
+def jobs_by_owner(objects: Mapping[ObjRef, Mapping[str, Any]]) -> dict[ObjRef, list[ObjRef]]:
+    """The Jobs among ``objects`` by the custom resource that owns them, in the mapping's order: one pass over a
+    large run's objects, instead of one per cache."""
+    found: dict[ObjRef, list[ObjRef]] = {}
+    for ref, body in objects.items():
+        owner = owner_of(ref, body) if ref.kind == "Job" else None
+        if owner is not None:
+            found.setdefault(owner, []).append(ref)
+    return found
+
+
 def owners(namespace: str, body: Mapping[str, Any] | None) -> list[ObjRef]:
     """Every owner named in ``body``'s ownerReferences (owners live in the object's namespace)."""
     refs = ((body or {}).get("metadata") or {}).get("ownerReferences") or []

@@ -80,3 +80,25 @@ def test_the_pvc_a_cache_uses(body: dict[str, Any], pvc: str) -> None:
 )
 def test_is_ours(labels: dict[str, str] | None, ours: bool) -> None:
     assert objects.is_ours({"metadata": {"labels": labels}}) is ours
+
+
+def _job(name: str, owner: str | None) -> dict[str, Any]:
+    refs = [{"kind": "NIMCache", "name": owner, "controller": True}] if owner else []
+    return {"kind": "Job", "metadata": {"name": name, "namespace": "ns", "ownerReferences": refs}}
+
+
+def test_jobs_are_found_by_their_owning_cache_in_order() -> None:
+    cache_a, cache_b = ObjRef("NIMCache", "ns", "a"), ObjRef("NIMCache", "ns", "b")
+    listed = {
+        ObjRef("Job", "ns", "a-job-2"): _job("a-job-2", "a"),
+        ObjRef("Deployment", "ns", "a"): {"kind": "Deployment", "metadata": {"name": "a", "ownerReferences": [
+            {"kind": "NIMService", "name": "a"}]}},
+        ObjRef("Job", "ns", "b-job"): _job("b-job", "b"),
+        ObjRef("Job", "ns", "a-job-1"): _job("a-job-1", "a"),
+        ObjRef("Job", "ns", "orphan"): _job("orphan", None),
+        cache_a: {"kind": "NIMCache", "metadata": {"name": "a"}},
+    }
+    assert objects.jobs_by_owner(listed) == {
+        cache_a: [ObjRef("Job", "ns", "a-job-2"), ObjRef("Job", "ns", "a-job-1")],
+        cache_b: [ObjRef("Job", "ns", "b-job")],
+    }

@@ -18,7 +18,7 @@ from reconciler.cluster.api import ClusterApi
 from reconciler.cluster.apply import Outcome
 from reconciler.errors import ClusterError
 from reconciler.kinds import BY_KIND
-from reconciler.objects import NGC_KEY_MESSAGE, NGC_KEY_UNSET, cache_name, ngc_key_unset, owner_of
+from reconciler.objects import NGC_KEY_MESSAGE, NGC_KEY_UNSET, cache_name, jobs_by_owner, ngc_key_unset, owner_of
 from reconciler.plan.changes import Action, Change, Plan
 from reconciler.plan.gate import Pods
 from reconciler.refs import ObjRef
@@ -102,12 +102,12 @@ def record(
     states: dict[tuple[str, str], str] = {}
     errors = {_owner(o.change.ref, plan, objects): o for o in outcomes if o.error}
     touched = {_owner(o.change.ref, plan, objects) for o in outcomes}
-    jobs = _jobs(plan)
+    jobs = jobs_by_owner(plan.bodies)
     for ref in caches:
         new = plan.cache_status.get(ref) if ref not in touched else None
         if new is None:
             child = jobs.get(ref)
-            job = plan.cache_jobs.get(ref) or (child.name if child else "")
+            job = plan.cache_jobs.get(ref) or (child[0].name if child else "")
             found = pods.get((ref.namespace, ref.name), ())
             view = status.cache_view(objects[ref], objects, job, found, plan.selections.get(ref))
             failure = errors.get(ref)
@@ -140,16 +140,6 @@ def record(
     with ThreadPoolExecutor(max_workers=min(concurrency, len(changed))) as pool:
         done = pool.map(lambda item: _write(api, item[0], item[1], now), changed)
         return [outcome for outcomes in done for outcome in outcomes]
-
-
-def _jobs(plan: Plan) -> dict[ObjRef, ObjRef]:
-    """Each NIMCache's caching Job in the plan, by the cache (the first, in plan order): one pass, not one per cache."""
-    found: dict[ObjRef, ObjRef] = {}
-    for ref, body in plan.bodies.items():
-        owner = owner_of(ref, body) if ref.kind == "Job" else None
-        if owner is not None:
-            found.setdefault(owner, ref)
-    return found
 
 
 _WARNING = {("NIMCache", status.FAILED): "JobFailed", ("NIMService", status.FAILED): "Failed"}

@@ -18,7 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from reconciler import status
-from reconciler.objects import DesiredObject, cache_of, content_change, owner_of, pvc_name
+from reconciler.objects import DesiredObject, cache_of, content_change, jobs_by_owner, owner_of, pvc_name
 from reconciler.plan.changes import Action, Change, Plan
 from reconciler.refs import ObjRef
 from reconciler.selection import Selection
@@ -86,11 +86,7 @@ def gate(
     states = {ref: str(s["state"]) for ref, s in statuses.items()}
     owners = {d.ref: d.owner for d in desired}
     caches_of = {d.ref: cache_of(d.ref, d.body) for d in desired if d.ref.kind == "NIMService"}
-    live_jobs: dict[ObjRef, list[ObjRef]] = {}  # each cache's Jobs in the cluster: found once, not once per Job
-    for ref, obj in live.items():
-        job_owner = owner_of(ref, obj) if ref.kind == "Job" else None
-        if job_owner is not None:
-            live_jobs.setdefault(job_owner, []).append(ref)
+    live_jobs = jobs_by_owner(live)
     changes = []
     for change in plan.changes:
         owner = owners.get(change.ref)
