@@ -3,11 +3,13 @@ and the steps of a run against the API test server (each what a user or a contro
 
 from __future__ import annotations
 
+import http.client
 import http.server
 import os
 import re
 import subprocess
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -191,6 +193,51 @@ def hostile_proxy() -> Iterator[int]:
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     try:
         yield server.server_port
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class ForwardProxy(http.server.BaseHTTPRequestHandler):
+    """An HTTP forward proxy, as ``HTTP_PROXY`` names one: it passes each request on to the absolute URL it was
+    asked for and records ``(method, url)`` in ``seen``."""
+
+    seen: ClassVar[list[tuple[str, str]]] = []
+    protocol_version = "HTTP/1.1"  # keep-alive, as a client's pool expects
+
+    def _forward(self) -> None:
+        ForwardProxy.seen.append((self.command, self.path))
+        target = urllib.parse.urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        upstream = http.client.HTTPConnection(target.hostname or "", target.port, timeout=10)
+        try:
+            passed = {k: v for k, v in self.headers.items() if k.lower() not in ("proxy-connection", "connection")}
+            upstream.request(self.command, urllib.parse.urlunsplit(("", "", *target[2:])), body, passed)
+            answer = upstream.getresponse()
+            data = answer.read()
+        finally:
+            upstream.close()
+        self.send_response(answer.status)
+        self.send_header("Content-Type", answer.getheader("Content-Type") or "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _forward
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def forward_proxy() -> Iterator[tuple[int, list[tuple[str, str]]]]:
+    """A ``ForwardProxy`` on a free port of 127.0.0.1, for the duration: its port and what it forwarded."""
+    ForwardProxy.seen = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ForwardProxy)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    try:
+        yield server.server_port, ForwardProxy.seen
     finally:
         server.shutdown()
         server.server_close()

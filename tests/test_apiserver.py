@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -84,6 +86,7 @@ def test_discovery_lists_groups_and_serves_custom_resources_only_while_their_crd
     dyn: DynamicClient, api: ApiServer
 ) -> None:
     assert dyn.resources.get(api_version="batch/v1", kind="Job").namespaced
+    assert _status(api, "/apis/apps.nvidia.com/v1alpha1/nimcaches") == 404
     crd = {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -113,6 +116,19 @@ def test_discovery_lists_groups_and_serves_custom_resources_only_while_their_crd
     )
     found = dyn.resources.get(api_version="apps.nvidia.com/v1alpha1", kind="NIMCache")
     assert found.name == "nimcaches"
+    assert _status(api, "/apis/apps.nvidia.com/v1alpha1/nimcaches") == 200
+    crds = api.store.resource("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+    api.store.delete(crds, "", "nimcaches.apps.nvidia.com", "Background", False)  # type: ignore[arg-type]
+    assert _status(api, "/apis/apps.nvidia.com/v1alpha1/nimcaches") == 404  # discovery forgot it with its CRD
+
+
+def _status(api: ApiServer, path: str) -> int:
+    """The HTTP status of a plain GET of ``path`` (no client-side discovery cache in between)."""
+    try:
+        with urllib.request.urlopen(api.url + path) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as refused:
+        return refused.code
 
 
 def test_server_side_apply_creates_then_is_a_no_op_that_keeps_resource_version(dyn: DynamicClient) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from reconciler.cluster.kube import Cluster
 from reconciler.errors import ClusterError, Conflict, Invalid, NotFound, Unavailable
@@ -16,6 +17,7 @@ from reconciler.kinds import BY_KIND
 from reconciler.options import ClusterConfig
 
 from .apiserver import ApiServer, Fault
+from .helpers import forward_proxy
 
 PVCS = BY_KIND["PersistentVolumeClaim"]
 SERVICE = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "namespace": "default"}, "spec": {}}
@@ -96,3 +98,46 @@ def test_not_found_is_none_for_a_get_and_nothing_for_a_delete(server: ApiServer)
     with pytest.raises(NotFound):
         cluster.patch(PVCS, "default", "missing", {"metadata": {"labels": {"a": "b"}}})
     assert cluster.requests == 3
+
+
+PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy",
+                   "NO_PROXY")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("environment", "in_kubeconfig", "proxied"),
+    [
+        ({"HTTP_PROXY": "http://127.0.0.1:{port}"}, False, True),  # the environment's proxy, as kubectl uses it
+        ({"http_proxy": "http://127.0.0.1:{port}", "no_proxy": "127.0.0.1"}, False, False),  # NO_PROXY: direct
+        ({}, True, True),  # the kubeconfig cluster's proxy-url
+        ({}, False, False),
+    ],
+)
+def test_every_request_goes_through_the_proxy_the_environment_or_kubeconfig_names(
+    server: ApiServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    environment: dict[str, str],
+    in_kubeconfig: bool,
+    proxied: bool,
+) -> None:
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    with forward_proxy() as (port, seen):
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value.format(port=port))
+        config = yaml.safe_load(server.kubeconfig.read_text())
+        if in_kubeconfig:
+            config["clusters"][0]["cluster"]["proxy-url"] = f"http://127.0.0.1:{port}"
+        kubeconfig = tmp_path / "proxied-kubeconfig"
+        kubeconfig.write_text(yaml.safe_dump(config))
+        cluster = Cluster(ClusterConfig(kubeconfig=(str(kubeconfig),), agent="kube-test", timeout=5.0))
+        for _ in range(3):  # the token hook runs before each request: the proxy must hold for all of them
+            assert cluster.list(PVCS, "x=y") == []
+        config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "default"}}
+        cluster.apply(BY_KIND["ConfigMap"], config_map)
+        cluster.close()
+    answered = [r for r in server.requests if r.agent.startswith("nim-reconciler/")]
+    assert len(answered) == 4  # the API server answered every one, proxied or not
+    assert [method for method, _ in seen] == (["GET"] * 3 + ["PATCH"] if proxied else [])
+    assert all(url.startswith(f"{server.url}/") for _, url in seen)

@@ -76,6 +76,10 @@ class Cluster:
         # the bearer token may come back in an error body (some proxies echo the header): never print it
         redaction.register(str(configuration.api_key.get("authorization", "")).removeprefix("Bearer "))
         configuration.retries = 0  # retries are ours: bounded, with backoff, and they see the status codes
+        # Pin the proxy as loading resolved it (the kubeconfig's proxy-url, else *_PROXY for this host). Left as
+        # "from the environment", the token hook that runs before every request sets the host again, and with it
+        # rescans os.environ for proxies (~0.1 ms a request); the pool built below would never see a change anyway.
+        configuration.proxy = configuration.proxy
         self.api = k8s.ApiClient(configuration)
         self.api.user_agent = f"nim-reconciler/{__version__} ({config.agent})"
         self.requests = 0

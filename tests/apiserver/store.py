@@ -116,8 +116,14 @@ class Store:
 
     def resources(self) -> list[Resource]:
         """Built-in kinds, plus each custom resource while its CRD exists (like the real discovery)."""
-        if self._served is not None:
+        served = self._served
+        if served is not None:
+            return served
+        with self.lock:  # built and kept under the lock: a CRD written meanwhile cannot leave a stale list behind
+            self._served = self._discovered()
             return self._served
+
+    def _discovered(self) -> list[Resource]:
         out = list(BUILTIN)
         for (plural, _, _), crd in list(self.objects.items()):
             if plural != "customresourcedefinitions":
