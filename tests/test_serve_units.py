@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import socket
 import threading
 import time
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 
 from reconciler.cli import webhook
 from reconciler.cli.queue import Trigger
-from reconciler.cli.server import address_of
+from reconciler.cli.server import DRAIN_SECONDS, address_of, listen
 from reconciler.cluster import streams
 from reconciler.errors import ClusterError, Conflict, Gone, Unavailable, UsageError
 from reconciler.refs import ObjRef
@@ -169,3 +170,47 @@ def test_listen_addresses(text: str, address: tuple[str, int]) -> None:
 def test_bad_listen_addresses_are_usage_errors(text: str) -> None:
     with pytest.raises(UsageError, match="--listen"):
         address_of(text)
+
+
+class _Quiet:
+    """Endpoints that are never reached: the request is refused before any of them."""
+
+    def ready(self) -> tuple[bool, str]:
+        return True, ""
+
+    def metrics(self) -> str:
+        return ""
+
+    def page(self) -> str:
+        return ""
+
+    def hook(self, headers: dict[str, str], body: bytes) -> webhook.Verdict:
+        raise AssertionError("a refused body reached the webhook")
+
+
+def _refused(claimed: int, sent: int) -> tuple[bytes, float]:
+    """POST a body claiming ``claimed`` bytes to a real server, send ``sent`` bytes of it once the server has
+    had time to answer, then read: (what came back, seconds until the server closed)."""
+    server = listen("127.0.0.1:0", _Quiet(), lambda _: None)
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as client:
+            client.sendall(f"POST /hooks/git HTTP/1.1\r\nHost: x\r\nContent-Length: {claimed}\r\n\r\n".encode())
+            time.sleep(0.3)  # the 413 is written meanwhile; the body is still on its way, as from a slow sender
+            client.sendall(b"x" * sent)
+            start, answer = time.monotonic(), b""
+            while chunk := client.recv(65536):
+                answer += chunk
+            return answer, time.monotonic() - start
+    finally:
+        server.close()
+
+
+def test_a_client_still_sending_a_refused_body_reads_413_not_a_reset() -> None:
+    answer, _ = _refused((1 << 20) + 1, (1 << 20) + 1)
+    assert answer.startswith(b"HTTP/1.0 413 ") and b"Connection: close" in answer, answer[:200]
+
+
+def test_a_client_claiming_gigabytes_is_closed_on_within_the_drain_bounds() -> None:
+    answer, closed_after = _refused(10 << 30, 1 << 16)
+    assert answer.startswith(b"HTTP/1.0 413 ")
+    assert closed_after < DRAIN_SECONDS + 1.0  # drained for a bounded time, then closed: no connection held

@@ -2,13 +2,16 @@
 
 Contract: ``listen(address, endpoints, log)`` serves on ``address`` (``:8080``, ``127.0.0.1:0`` …) from a
 background thread and returns the server (``port`` is the one bound). Every answer is whole and short: a body
-over ``webhook.MAX_BODY`` gets 413 without being read, a request without a length 411, a slow client is cut off
+over ``webhook.MAX_BODY`` gets 413 and is dropped unread (what the client still sends is drained, within bounds, so
+that it sees the 413, not a reset), a request without a length 411, a slow client is cut off
 after ``TIMEOUT`` seconds, and an error inside a handler is a one-line 500, never a traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
@@ -17,6 +20,7 @@ from reconciler.cli.webhook import MAX_BODY, Verdict
 from reconciler.errors import UsageError, printable
 
 TIMEOUT = 10.0  # seconds a client may take to send its request
+DRAIN, DRAIN_SECONDS = 4 * MAX_BODY, 2.0  # what a refused body may still send before we close on it
 PAGE_HEADERS = {
     # nothing but our own inline style may load or run: the page holds text from git and the cluster
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; form-action 'none'",
@@ -95,11 +99,26 @@ def _handler(endpoints: Endpoints, log: Callable[[str], None]) -> type[BaseHTTPR
             if length is None or not length.isdigit():
                 return self._answer(411, "text/plain; charset=utf-8", "a Content-Length is required\n")
             if int(length) > MAX_BODY:
-                self.close_connection = True  # the body is never read
-                return self._answer(413, "text/plain; charset=utf-8", f"over {MAX_BODY >> 20} MiB\n")
+                self.close_connection = True  # the body is never used
+                self._answer(413, "text/plain; charset=utf-8", f"over {MAX_BODY >> 20} MiB\n", {"Connection": "close"})
+                return self._discard(int(length))
             body = self.rfile.read(int(length))
             headers = {k.lower(): v for k, v in self.headers.items()}
             self._guarded(lambda: _verdict(endpoints.hook(headers, body)))
+
+        def _discard(self, length: int) -> None:
+            """Read and drop what a refused request still sends, up to ``DRAIN`` bytes for ``DRAIN_SECONDS``: closing
+            on a client that is still sending resets the connection, and it would see that instead of our answer.
+            Bounded, so a client claiming gigabytes costs a few MiB and seconds, no more."""
+            self.wfile.flush()
+            left, deadline = min(length, DRAIN), time.monotonic() + DRAIN_SECONDS
+            with contextlib.suppress(OSError):  # the client gave up or went away: nothing left to protect
+                while left > 0 and (wait := deadline - time.monotonic()) > 0:
+                    self.connection.settimeout(wait)
+                    chunk = self.rfile.read1(min(left, 1 << 16))
+                    if not chunk:
+                        break
+                    left -= len(chunk)
 
         def _guarded(self, route: Callable[[], tuple[int, str, str]]) -> None:
             try:
