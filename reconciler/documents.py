@@ -36,6 +36,9 @@ MAX_FILE_BYTES = 5 * 1024 * 1024
 # refused above these limits before anything is built. Smaller files cannot reach them.
 MAX_NODES_PER_DOCUMENT = 50_000
 MAX_NODES_PER_FILE = 500_000
+# Nor do nodes alone: each document is a value with its own line table (and, lacking a kind, a problem of its
+# own), so 160,000 three-node documents (~1.4 MiB) cost ~180 MiB. A repo file holds a few hundred at most.
+MAX_DOCUMENTS_PER_FILE = 10_000
 SCAN_ABOVE_BYTES = 256 * 1024
 FILE_SECONDS = 10.0  # the time budget of reading one file, far under a CronJob's deadline
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -241,17 +244,21 @@ def load_text(text: str, name: str) -> tuple[list[Document], list[Problem]]:
 
 
 def _too_many_nodes(text: str, name: str) -> Problem | None:
-    """The problem when the stream holds more nodes than the limits (or takes longer than the budget to count);
-    None when it may be composed. A syntax error is left for the composer to report, at its line."""
+    """The problem when the stream holds more nodes or documents than the limits (or takes longer than the budget
+    to count); None when it may be composed. A syntax error is left for the composer to report, at its line."""
     loader = yaml.CSafeLoader(text)
     started = time.monotonic()
-    in_file = in_document = 0
+    in_file = in_document = documents = 0
     node_events = (yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent, yaml.AliasEvent)
     try:
         while loader.check_event():
             event = loader.get_event()
             if isinstance(event, yaml.DocumentStartEvent):
-                in_document = 0
+                in_document, documents = 0, documents + 1
+                if documents > MAX_DOCUMENTS_PER_FILE:
+                    line = event.start_mark.line + 1 if event.start_mark is not None else 0
+                    msg = f"a file of more than {MAX_DOCUMENTS_PER_FILE} YAML documents is refused (memory)"
+                    return error(SourceLocation(name, line), "", msg, "yaml-size")
             elif isinstance(event, node_events):
                 in_file, in_document = in_file + 1, in_document + 1
                 line = event.start_mark.line + 1 if event.start_mark is not None else 0

@@ -309,6 +309,7 @@ def _write_flow_lists(path: Path, documents: int, items: int) -> None:
     [
         (1, 2_600_000, "a document of more than 50000 YAML nodes"),  # 5 MiB of "0,": was 29 s and 1.5 GB
         (12, 45_000, "a file of more than 500000 YAML nodes"),
+        (60_000, 1, "a file of more than 10000 YAML documents"),  # 240,000 nodes, but 60,000 documents to hold
     ],
 )
 def test_a_file_of_millions_of_nodes_fails_alone_fast_and_small(
