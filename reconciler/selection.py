@@ -23,6 +23,7 @@ from reconciler.objects import SELECTED_PROFILES, native
 from reconciler.profiles import NO_PROFILES, Manifest, Profile, ProfileError, parse, select, selectors, unmatched
 
 MANIFEST_KEY = "model_manifest.yaml"  # the ConfigMap's key, as the operator names it
+CONFIG_MAP_BYTES = 1 << 20  # what kube-apiserver lets a ConfigMap's values add up to (ValidateConfigMap)
 NOT_FOUND = "model_manifest.yaml not found"  # what the probe prints for a model-free image (the operator's words)
 MODEL_FREE = "model-free"
 GPU_PRODUCT = "nvidia.com/gpu.product"
@@ -132,6 +133,9 @@ def _from_manifest(cache: Obj, text: str, discovered: Sequence[str], pod: bool, 
     except ProfileError as exc:
         return Selection(Stage.UNREADABLE, detail=str(exc), probe_done=pod)
     kept = minimal(manifest)
+    if len(kept.encode("utf-8")) > CONFIG_MAP_BYTES:  # the ConfigMap could not be written: say so, here, once
+        detail = f"{where}: the model manifest's profiles and tags alone are over 1 MiB, more than a ConfigMap holds"
+        return Selection(Stage.UNREADABLE, detail=detail, probe_done=pod)
     if not selecting(cache):
         return Selection(Stage.SELECTED, manifest=kept, probe_done=pod)
     chosen = selectors((_source(cache).get("ngc") or {}).get("model") or {})

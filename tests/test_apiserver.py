@@ -170,6 +170,27 @@ def test_fields_a_manager_stops_applying_are_removed_and_keyed_lists_merge(dyn: 
     assert [e.name for e in env] == ["A", "C"]  # B removed (ours, no longer applied), C kept (another manager's)
 
 
+@pytest.mark.parametrize(
+    ("data", "refused"),
+    [
+        ({"a": "x" * (1 << 20)}, False),  # exactly 1 MiB of values: allowed (the keys do not count)
+        ({"a": "x" * (1 << 19), "b": "x" * ((1 << 19) + 1)}, True),  # 1 MiB + 1 byte over two keys
+        ({"a": "é" * ((1 << 19) + 1)}, True),  # counted in UTF-8 bytes, not characters
+    ],
+)
+def test_a_config_map_over_1_mib_is_refused_as_kube_apiserver_refuses_it(
+    dyn: DynamicClient, data: dict[str, str], refused: bool
+) -> None:
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "big", "namespace": "nim"}, "data": data}
+    if not refused:
+        assert apply(dyn, body).metadata.name == "big"
+        return
+    with pytest.raises(ApiException) as info:
+        apply(dyn, body)
+    assert info.value.status == 422
+    assert "[]: Too long: must have at most 1048576 bytes" in json.loads(info.value.body)["message"]
+
+
 def test_dry_run_all_persists_nothing(dyn: DynamicClient, api: ApiServer) -> None:
     apply(dyn, pvc(), dry_run="All")
     res = dyn.resources.get(api_version="v1", kind="PersistentVolumeClaim")

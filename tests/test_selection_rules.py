@@ -63,6 +63,7 @@ def test_when_the_probe_log_is_read(configmap: Any, phase: str | None, status_ty
     assert selection.wants_log(configmap, pod(phase), status_type) is wants
 
 
+HUGE_TAGS = f"p1:\n  model: m\n  release: '1'\n  tags: {{llm_engine: vllm, note: {'x' * ((1 << 20) + 16)}}}\n"
 TP1 = ("tensorrt_llm-h100-fp16-tp1-throughput",)
 BOTH = ("tensorrt_llm-h100-fp16-tp1-throughput", "vllm-fp16-tp1")
 
@@ -104,6 +105,8 @@ BOTH = ("tensorrt_llm-h100-fp16-tp1-throughput", "vllm-fp16-tp1")
         (SELECTING, None, "Running", "Permission denied", "", (), Stage.UNREADABLE, (), True, "not a model manifest"),
         (SELECTING, None, "Running", "a: [b", "", (), Stage.UNREADABLE, (), True, "pod:2: not YAML"),
         (SELECTING, kept("a: [b"), None, None, "", (), Stage.UNREADABLE, (), False, "llama-3-2-1b-manifest"),
+        # a manifest whose profiles' tags alone would not fit the ConfigMap that keeps them (1 MiB of values)
+        (SELECTING, None, "Running", HUGE_TAGS, "", (), Stage.UNREADABLE, (), True, "more than a ConfigMap holds"),
     ],
 )
 def test_one_look_at_a_probing_cache(

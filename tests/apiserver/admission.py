@@ -148,6 +148,10 @@ def validate_object(obj: dict[str, Any], gates: frozenset[str] = frozenset()) ->
         causes = validation.check(obj, gates)
         if causes:
             raise Invalid(causes)
+    if obj.get("kind") == "ConfigMap":
+        causes = validation.config_map(obj)
+        if causes:
+            raise Invalid(causes)
     if obj.get("kind") == "CustomResourceDefinition":
         causes = []
         for i, version in enumerate((obj.get("spec") or {}).get("versions") or []):

@@ -74,6 +74,17 @@ def check(obj: dict[str, Any], gates: frozenset[str] = frozenset()) -> Causes:
     return out
 
 
+MAX_CONFIG_MAP_BYTES = 1 << 20  # core.MaxSecretSize: what ValidateConfigMap allows its values to add up to
+
+
+def config_map(obj: dict[str, Any]) -> Causes:
+    """ValidateConfigMap's size rule: the values of ``data`` (UTF-8 bytes) and of ``binaryData`` (decoded) together
+    at most 1 MiB, whatever the keys; the cause names the whole object, as kube-apiserver's ``[]`` does."""
+    total = sum(len(str(v).encode("utf-8", "surrogatepass")) for v in (obj.get("data") or {}).values())
+    total += sum(len(str(v)) * 3 // 4 for v in (obj.get("binaryData") or {}).values())  # base64 in JSON
+    return [("[]", f"Too long: must have at most {MAX_CONFIG_MAP_BYTES} bytes")] if total > MAX_CONFIG_MAP_BYTES else []
+
+
 def _duplicate_keys(node: Any, at: str) -> Causes:
     """Two elements of one key in any list-map (env by name, ports by number and protocol, …): structured-merge-
     diff cannot build the object and kube-apiserver refuses the request, whatever the kind's validation says."""
