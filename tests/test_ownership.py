@@ -173,7 +173,7 @@ def test_the_inventory_is_recorded_and_rebuilt_for_a_cluster_that_has_none(api: 
     kubelet(api)
     assert run(api, repo)[0] == 0  # the caching Jobs and the kept manifests made, the probe Pods gone
     configmap = live(api, "ConfigMap", "default")["nim-reconciler-demo"]
-    stored = record.decode(configmap["data"]["inventory"])
+    stored = record.decode(configmap["binaryData"]["inventory"])
     assert stored is not None
     cache = _stored(api, "nimcaches", "nemoguard", "content-safety-cache")
     assert stored.uids[ObjRef("NIMCache", "nemoguard", "content-safety-cache")] == cache["metadata"]["uid"]
@@ -181,11 +181,11 @@ def test_the_inventory_is_recorded_and_rebuilt_for_a_cluster_that_has_none(api: 
     # An older nim-reconciler wrote no inventory: the next run rebuilds it from the owner references.
     res = api.store.resource("", "v1", "configmaps")
     assert res is not None
-    api.store.merge_patch(res, "default", "nim-reconciler-demo", {"data": {"inventory": None}}, "tester", False)
+    api.store.merge_patch(res, "default", "nim-reconciler-demo", {"binaryData": {"inventory": None}}, "tester", False)
     complete_jobs(api)
     code, out = run(api, repo)
     assert code == 0 and "2 created" in out and "blocked" not in out.replace("0 blocked", ""), out
-    again = record.decode(live(api, "ConfigMap", "default")["nim-reconciler-demo"]["data"]["inventory"])
+    again = record.decode(live(api, "ConfigMap", "default")["nim-reconciler-demo"]["binaryData"]["inventory"])
     assert again is not None and len(again.uids) == 39
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import random
+import uuid
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from reconciler.cluster import record
 from reconciler.cluster.kube import Cluster
 from reconciler.options import ClusterConfig
+from reconciler.plan.ownership import Inventory
 from reconciler.refs import ObjRef
 
 from .apiserver import ApiServer
@@ -78,3 +81,28 @@ def test_writes_keep_the_last_ten_runs_and_a_racing_writer_is_retried_once(tmp_p
         after = record.write(cluster, "default", "demo", stale, _run("applied", revision="late"))
         assert [r.revision for r in after.history[:2]] == ["late", "r11"]
         cluster.close()
+
+
+def _inventory(count: int) -> Inventory:
+    rng = random.Random(3)
+    refs = [ObjRef("Deployment", f"team-{i % 20:02d}", f"svc-{i:05d}") for i in range(count)]
+    return Inventory({ref: str(uuid.UUID(int=rng.getrandbits(128))) for ref in refs})
+
+
+def test_the_inventory_of_ten_thousand_manifests_is_stored_under_the_api_servers_1_mib(tmp_path: Path) -> None:
+    # 5,000 NIMCache + NIMService pairs render ~38,000 objects: as base64 text under `data` their inventory was
+    # 1.25 MiB and kube-apiserver refused the record; in binaryData it counts decoded.
+    inventory = _inventory(38_000)
+    with ApiServer(tmp_path) as api:
+        cluster = Cluster(ClusterConfig(kubeconfig=(str(api.kubeconfig),)))
+        stored = record.write(cluster, "default", "demo", record.Record(), _run("applied"), inventory)
+        assert stored.inventory == inventory
+        assert record.read(cluster, "default", "demo").inventory == inventory
+        cluster.close()
+
+
+def test_a_record_written_before_binary_data_is_still_read() -> None:
+    inventory = _inventory(3)
+    old = {"metadata": {"resourceVersion": "4"}, "data": {"history": "[]", "inventory": record.encode(inventory)}}
+    assert record.parse(old).inventory == inventory
+    assert "binaryData" in record.body("default", "demo", record.parse(old))  # the next write moves it

@@ -116,13 +116,18 @@ def parse(configmap: Mapping[str, Any]) -> Record:
     except (TypeError, ValueError, KeyError):
         suspension = Suspension("someone", "an unknown time", "the record's suspension entry is unreadable")
     version = configmap["metadata"].get("resourceVersion", "")
-    return Record(runs, version, decode(data.get(INVENTORY)), suspension)
+    # binaryData since 3 Dec; a record written before then keeps it under data until its next write
+    packed = (configmap.get("binaryData") or {}).get(INVENTORY) or data.get(INVENTORY)
+    return Record(runs, version, decode(packed), suspension)
 
 
 def encode(inventory: Inventory) -> str:
-    """The inventory as one ConfigMap value: sorted [kind, namespace, name, uid] rows, JSON, zlib, base64.
+    """The inventory as one ``binaryData`` value: sorted [kind, namespace, name, uid] rows, JSON, zlib (base64, as
+    binaryData is written in JSON).
 
-    Compressed because a ConfigMap holds 1 MiB: 10,000 objects take ~0.25 MiB (their uids do not compress).
+    Compressed because a ConfigMap's values may add up to 1 MiB at most, and kept in binaryData because the API
+    server counts those decoded: 10,000 objects take ~0.19 MiB of it (their uids do not compress), so ~50,000 fit;
+    as base64 text under ``data`` they would count a third more (38,000 objects: 1.25 MiB, refused).
     """
     rows = sorted([ref.kind, ref.namespace, ref.name, uid] for ref, uid in inventory.uids.items())
     packed = zlib.compress(json.dumps(rows, separators=(",", ":")).encode(), 9)
@@ -148,19 +153,18 @@ def body(namespace: str, cluster: str, record: Record) -> dict[str, Any]:
     """The ConfigMap: the last run's fields at the top (for ``kubectl get cm -o yaml``), the history, the
     inventory, the suspension."""
     held = record.suspension
-    extra = {
-        **({INVENTORY: encode(record.inventory)} if record.inventory is not None else {}),
-        **({"suspension": json.dumps(asdict(held), sort_keys=True)} if held is not None else {}),
-    }
+    extra = {"suspension": json.dumps(asdict(held), sort_keys=True)} if held is not None else {}
     meta = {"name": name(cluster), "namespace": namespace, "labels": labels(cluster)}
+    packed = {"binaryData": {INVENTORY: encode(record.inventory)}} if record.inventory is not None else {}
     if not record.history:  # suspended before any run: nothing else to say yet
-        return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": extra}
+        return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": extra, **packed}
     last = record.history[0]
     good = record.last_good
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": meta,
+        **packed,
         "data": {
             "lastAttemptedRevision": last.revision,
             "lastAppliedRevision": good.revision if good else "",
