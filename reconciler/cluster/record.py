@@ -126,7 +126,7 @@ def encode(inventory: Inventory) -> str:
     binaryData is written in JSON).
 
     Compressed because a ConfigMap's values may add up to 1 MiB at most, and kept in binaryData because the API
-    server counts those decoded: 10,000 objects take ~0.19 MiB of it (their uids do not compress), so ~50,000 fit;
+    server counts those decoded: 10,000 objects take ~0.25 MiB of it (their uids do not compress), so ~40,000 fit;
     as base64 text under ``data`` they would count a third more (38,000 objects: 1.25 MiB, refused).
     """
     rows = sorted([ref.kind, ref.namespace, ref.name, uid] for ref, uid in inventory.uids.items())
