@@ -164,15 +164,10 @@ def injected(output: str) -> list[str]:
     return bad + [line for line in output.splitlines() if re.search("[\x00-\x08\x0b-\x1f\x7f\u202e]", line)]
 
 
-class HostileProxy(http.server.BaseHTTPRequestHandler):
-    """An API server behind a broken proxy: every request gets ``answer`` (status, content type or "" for none,
-    body, in which ``{TOKEN}`` becomes the request's Authorization header, as a careless proxy echoes it)."""
+class _Proxy(http.server.BaseHTTPRequestHandler):
+    """What the test proxies share: a whole answer with its length, and no log lines."""
 
-    answer: ClassVar[tuple[int, str, bytes]] = (502, "text/html", b"<html><h1>502 Bad Gateway</h1></html>")
-
-    def _answer(self) -> None:
-        status, kind, body = HostileProxy.answer
-        body = body.replace(b"{TOKEN}", self.headers.get("Authorization", "").encode())
+    def _reply(self, status: int, kind: str, body: bytes) -> None:
         self.send_response(status)
         if kind:
             self.send_header("Content-Type", kind)
@@ -180,16 +175,14 @@ class HostileProxy(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
-
     def log_message(self, *args: object) -> None:
         pass
 
 
 @contextmanager
-def hostile_proxy() -> Iterator[int]:
-    """A ``HostileProxy`` on a free port of 127.0.0.1, for the duration: its port."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HostileProxy)
+def _serving(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[int]:
+    """``handler`` served on a free port of 127.0.0.1 from a background thread, for the duration: its port."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     try:
         yield server.server_port
@@ -198,7 +191,27 @@ def hostile_proxy() -> Iterator[int]:
         server.server_close()
 
 
-class ForwardProxy(http.server.BaseHTTPRequestHandler):
+class HostileProxy(_Proxy):
+    """An API server behind a broken proxy: every request gets ``answer`` (status, content type or "" for none,
+    body, in which ``{TOKEN}`` becomes the request's Authorization header, as a careless proxy echoes it)."""
+
+    answer: ClassVar[tuple[int, str, bytes]] = (502, "text/html", b"<html><h1>502 Bad Gateway</h1></html>")
+
+    def _answer(self) -> None:
+        status, kind, body = HostileProxy.answer
+        self._reply(status, kind, body.replace(b"{TOKEN}", self.headers.get("Authorization", "").encode()))
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
+
+
+@contextmanager
+def hostile_proxy() -> Iterator[int]:
+    """A ``HostileProxy`` on a free port of 127.0.0.1, for the duration: its port."""
+    with _serving(HostileProxy) as port:
+        yield port
+
+
+class ForwardProxy(_Proxy):
     """An HTTP forward proxy, as ``HTTP_PROXY`` names one: it passes each request on to the absolute URL it was
     asked for and records ``(method, url)`` in ``seen``."""
 
@@ -218,26 +231,14 @@ class ForwardProxy(http.server.BaseHTTPRequestHandler):
             data = answer.read()
         finally:
             upstream.close()
-        self.send_response(answer.status)
-        self.send_header("Content-Type", answer.getheader("Content-Type") or "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self._reply(answer.status, answer.getheader("Content-Type") or "application/json", data)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _forward
-
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 @contextmanager
 def forward_proxy() -> Iterator[tuple[int, list[tuple[str, str]]]]:
     """A ``ForwardProxy`` on a free port of 127.0.0.1, for the duration: its port and what it forwarded."""
     ForwardProxy.seen = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ForwardProxy)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-    try:
-        yield server.server_port, ForwardProxy.seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _serving(ForwardProxy) as port:
+        yield port, ForwardProxy.seen
