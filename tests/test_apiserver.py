@@ -191,6 +191,14 @@ def test_a_config_map_over_1_mib_is_refused_as_kube_apiserver_refuses_it(
     assert "[]: Too long: must have at most 1048576 bytes" in json.loads(info.value.body)["message"]
 
 
+def test_a_config_map_key_in_both_data_and_binary_data_is_refused(dyn: DynamicClient) -> None:
+    meta = {"name": "both", "namespace": "nim"}
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {"k": "a"}, "binaryData": {"k": "YQ=="}}
+    with pytest.raises(ApiException) as info:
+        apply(dyn, body)
+    assert info.value.status == 422 and "binaryData[k]" in json.loads(info.value.body)["message"]
+
+
 def test_dry_run_all_persists_nothing(dyn: DynamicClient, api: ApiServer) -> None:
     apply(dyn, pvc(), dry_run="All")
     res = dyn.resources.get(api_version="v1", kind="PersistentVolumeClaim")

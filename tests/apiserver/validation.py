@@ -78,11 +78,16 @@ MAX_CONFIG_MAP_BYTES = 1 << 20  # core.MaxSecretSize: what ValidateConfigMap all
 
 
 def config_map(obj: dict[str, Any]) -> Causes:
-    """ValidateConfigMap's size rule: the values of ``data`` (UTF-8 bytes) and of ``binaryData`` (decoded) together
-    at most 1 MiB, whatever the keys; the cause names the whole object, as kube-apiserver's ``[]`` does."""
-    total = sum(len(str(v).encode("utf-8", "surrogatepass")) for v in (obj.get("data") or {}).values())
-    total += sum(len(str(v)) * 3 // 4 for v in (obj.get("binaryData") or {}).values())  # base64 in JSON
-    return [("[]", f"Too long: must have at most {MAX_CONFIG_MAP_BYTES} bytes")] if total > MAX_CONFIG_MAP_BYTES else []
+    """ValidateConfigMap's rules our records depend on: no key in both ``data`` and ``binaryData``, and the values
+    of ``data`` (UTF-8 bytes) and of ``binaryData`` (decoded) at most 1 MiB together, whatever the keys (the cause
+    names the whole object, as kube-apiserver's ``[]`` does)."""
+    data, binary = obj.get("data") or {}, obj.get("binaryData") or {}
+    out: Causes = [(f"binaryData[{k}]", "Invalid value: duplicate of key present in data") for k in binary if k in data]
+    total = sum(len(str(v).encode("utf-8", "surrogatepass")) for v in data.values())
+    total += sum(len(str(v)) * 3 // 4 for v in binary.values())  # base64 in JSON
+    if total > MAX_CONFIG_MAP_BYTES:
+        out.append(("[]", f"Too long: must have at most {MAX_CONFIG_MAP_BYTES} bytes"))
+    return out
 
 
 def _duplicate_keys(node: Any, at: str) -> Causes:
