@@ -116,5 +116,3 @@ def _rendered_objects(
     parts = forked.map_chunks(lambda chunk: renderer.part(chunk, resources, cluster, root, bodies=False),
                               resources, _FORK_RESOURCES)  # fmt: skip
     return joined(parts)
-
-

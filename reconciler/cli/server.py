@@ -2,9 +2,9 @@
 
 Contract: ``listen(address, endpoints, log)`` serves on ``address`` (``:8080``, ``127.0.0.1:0`` …) from a
 background thread and returns the server (``port`` is the one bound). Every answer is whole and short: a body
-over ``webhook.MAX_BODY`` gets 413 and is dropped unread (what the client still sends is drained, within bounds, so
-that it sees the 413, not a reset), a request without a length 411, a slow client is cut off
-after ``TIMEOUT`` seconds, and an error inside a handler is a one-line 500, never a traceback.
+over ``webhook.MAX_BODY`` gets 413 and is dropped unread (what the client still sends is drained, within bounds,
+so that it sees the 413, not a reset), a request without a length 411, a slow client is cut off after
+``TIMEOUT`` seconds, and an error inside a handler is a one-line 500, never a traceback.
 """
 
 from __future__ import annotations
