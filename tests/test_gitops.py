@@ -102,6 +102,7 @@ def test_a_new_commit_rewrites_only_what_it_changed(api: ApiServer, remote: GitR
     assert record(api)["lastAppliedRevision"] == new
 
 
+@pytest.mark.long
 def test_the_history_keeps_the_last_ten_runs(api: ApiServer, remote: GitRepo, tmp_path: Path) -> None:
     converged(api, remote, tmp_path)
     for number in range(12):

@@ -145,6 +145,7 @@ def _registered() -> None:
     register(SECRET)
 
 
+@pytest.mark.long
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(entries, min_size=1, max_size=5), st.sampled_from(["text", "json", "github"]))
 def test_an_attacker_repo_never_leaks_injects_or_crashes(
@@ -248,6 +249,7 @@ BODIES = st.one_of(
     st.sampled_from(["application/json", "text/html", "text/plain", ""]),
     BODIES,
 )
+@pytest.mark.long
 def test_a_hostile_proxy_gets_exit_2_and_no_leak(proxy: int, status: int, kind: str, body: bytes) -> None:
     HostileProxy.answer = (status, kind, body)
     with tempfile.TemporaryDirectory() as tmp:

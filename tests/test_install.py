@@ -10,9 +10,12 @@ import venv
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from .helpers import REPO
 
 
+@pytest.mark.long
 def test_non_editable_install_validates_from_another_directory(tmp_path: Path) -> None:
     source = tmp_path / "src"
     source.mkdir()

@@ -35,6 +35,7 @@ def test_a_completed_caching_job_deploys_the_service_within_seconds(tmp_path: Pa
         assert served.stop() == 0, served.output
 
 
+@pytest.mark.long
 def test_a_deployment_changed_by_another_manager_is_healed_within_seconds(tmp_path: Path) -> None:
     with serving(tmp_path, "--interval", "1h") as (api, served):
         deployed(api)
@@ -48,6 +49,7 @@ def test_a_deployment_changed_by_another_manager_is_healed_within_seconds(tmp_pa
         assert served.stop() == 0, served.output
 
 
+@pytest.mark.long
 def test_a_steady_state_costs_no_request_beyond_the_open_watches(tmp_path: Path) -> None:
     with serving(tmp_path, "--interval", "1h") as (api, served):
         deployed(api)
@@ -75,6 +77,7 @@ def _signed(secret: bytes, body: bytes) -> dict[str, str]:
     return {"X-Hub-Signature-256": f"sha256={digest}", "X-GitHub-Event": "push", "Content-Type": "application/json"}
 
 
+@pytest.mark.long
 def test_a_signed_push_applies_the_new_commit_within_seconds_and_a_bad_one_changes_nothing(tmp_path: Path) -> None:
     remote = GitRepo(tmp_path / "git", clusters(tmp_path / "src"))
     secret = b"s3cret-for-hooks"
@@ -131,6 +134,7 @@ def test_the_webhook_takes_gitlab_tokens_refuses_huge_bodies_and_names_what_it_i
             assert "Traceback" not in served.output
 
 
+@pytest.mark.long
 def test_metrics_parse_and_readyz_turns_unready_when_the_api_server_stops_answering(tmp_path: Path) -> None:
     from prometheus_client.parser import text_string_to_metric_families
 

@@ -6,6 +6,8 @@ import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pytest
+
 from reconciler.plan.changes import Action
 from reconciler.report import page
 from reconciler.report.model import Entry, Row
@@ -84,6 +86,7 @@ def test_an_empty_cluster_says_so_in_each_table() -> None:
     assert parsed.tables["pending"] == [["nothing pending"]]
 
 
+@pytest.mark.long
 def test_the_status_page_in_headless_chromium_shows_every_resources_state(tmp_path: Path) -> None:
     assert CHROMIUM.is_file(), "Chromium is part of the test tools (.ci/run installs Debian's package)"
     with serving(tmp_path, "--interval", "1h") as (api, served):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -85,6 +86,7 @@ def _git(where: Path, *args: str) -> None:
     subprocess.run(["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *args], cwd=where, check=True)
 
 
+@pytest.mark.long
 def test_the_real_pre_commit_tool_passes_a_one_file_commit_in_a_repo_with_two_clusters(tmp_path: Path) -> None:
     # Regression: with pass_filenames the hook judged only the named file: a NIMService whose NIMCache sits in
     # another file was "not defined", and the same NIMCache in two clusters was "defined twice".
