@@ -482,6 +482,21 @@ def test_override_adds_a_label_to_every_deployment(tmp_path: Path) -> None:
     assert deployments and all(d["metadata"]["labels"]["cost-center"] == "ml" for d in deployments)
 
 
+def test_an_override_edited_between_runs_renders_the_edit_and_the_shipped_template_stays(tmp_path: Path) -> None:
+    # Compiled code is kept for the life of the process (serve, --loop): an edit must still be seen at once.
+    def labelled(value: str) -> Any:
+        line = "  labels: {{ dict(labels, team='" + value + "')|j }}\n"
+        return lambda t: t.replace("  labels: {{ labels|j }}\n", line, 1)
+
+    def teams(templates: Path | None) -> set[str | None]:
+        result = render_dir(REPO, "demo", templates)
+        return {o.body["metadata"]["labels"].get("team") for o in result.objects if o.body["kind"] == "Deployment"}
+
+    assert teams(override(tmp_path, "nimservice/deployment.yaml.j2", labelled("ml"))) == {"ml"}
+    assert teams(override(tmp_path, "nimservice/deployment.yaml.j2", labelled("ops"))) == {"ops"}
+    assert teams(None) == {None}
+
+
 @pytest.mark.parametrize(
     ("mistake", "message"),
     [

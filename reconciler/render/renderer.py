@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from types import CodeType
 from typing import Any
 
 import jinja2
+from jinja2.bccache import Bucket, BytecodeCache
 from jinja2.sandbox import SandboxedEnvironment
 
 from reconciler import selection
@@ -88,6 +92,38 @@ class _Sandbox(SandboxedEnvironment):
         return super().getattr(obj, attribute)
 
 
+class _CompiledOnce(BytecodeCache):
+    """Compiled template code for the life of the process, shared by every Renderer: compiling the sixteen
+    templates is a third of a small repo's no-op run, and every ``serve`` cycle and ``--loop`` pass builds a
+    Renderer. Jinja keys a bucket by template name and file and checks it against a hash of the source, so an
+    override edited between runs compiles afresh. Only this module's sandbox, always built with the same options,
+    uses it: a code object never meets a different code generator."""
+
+    _LIMIT = 256  # sixteen shipped templates, their overrides, and room for many edited versions
+
+    def __init__(self) -> None:
+        self._code: OrderedDict[str, tuple[str, CodeType | None]] = OrderedDict()
+        self._lock = threading.Lock()  # serve renders on its worker thread while a test or CLI may build another
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        """Give ``bucket`` its code if the same name, file and source were compiled before."""
+        with self._lock:
+            held = self._code.get(bucket.key)
+        if held is not None and held[0] == bucket.checksum:
+            bucket.code = held[1]
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        """Keep ``bucket``'s fresh code, dropping the oldest entry past the limit."""
+        with self._lock:
+            self._code[bucket.key] = (bucket.checksum, bucket.code)
+            self._code.move_to_end(bucket.key)
+            while len(self._code) > self._LIMIT:
+                self._code.popitem(last=False)
+
+
+_COMPILED = _CompiledOnce()
+
+
 class Renderer:
     """Compiles the templates once (shipped ones, or ``overrides/<same relative path>``) and renders."""
 
@@ -109,6 +145,7 @@ class Renderer:
             lstrip_blocks=True,
             keep_trailing_newline=True,
             autoescape=False,
+            bytecode_cache=_COMPILED,
         )
         self.tokens = shapes.Tokens()
         self.shapes = shapes.Shapes(self.tokens, parse)
