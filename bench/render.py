@@ -1,6 +1,9 @@
 """Benchmark: an offline `reconcile --dry-run` of a generated repo, whole process and per stage, with peak memory.
 
 Run: python -m bench.render [--pairs 1000] [--repeat 3]
+
+Two yardsticks, each timed just before every timed run: PyYAML's C loader on the already-read files in this
+process (the strict one: no start-up, no reads), and a separate Python process that reads and parses them.
 """
 
 from __future__ import annotations
@@ -54,6 +57,21 @@ def yaml_floor(root: Path) -> float:
     t0 = time.perf_counter()
     for text in texts:
         list(yaml.load_all(text, Loader=yaml.CSafeLoader))
+    return time.perf_counter() - t0
+
+
+# A peer process that only reads and parses the same files: what any tool that loads them pays, start-up included.
+_PARSE_ONLY = (
+    "import pathlib, yaml\n"
+    "for p in sorted(pathlib.Path('clusters').rglob('*.yaml')):\n"
+    "    list(yaml.load_all(p.read_text(), Loader=yaml.CSafeLoader))\n"
+)
+
+
+def parse_process(root: Path) -> float:
+    """Wall seconds of ``python -c`` reading and parsing every manifest with PyYAML's C loader."""
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", _PARSE_ONLY], cwd=root, check=True)
     return time.perf_counter() - t0
 
 
@@ -118,11 +136,13 @@ def main() -> None:
         # Timed runs and memory runs apart: reading smaps_rollup every 5 ms costs the measured process CPU and
         # page-table locks (on 2 cores, 0.2-0.4 s of a 1.3 s run). Each timed run is paired with the yardstick
         # measured just before it, so a round's ratio compares the two under the same machine load.
-        walls, ratios, floors = [], [], []
+        walls, ratios, floors, peers, peer_ratios = [], [], [], [], []
         for _ in range(args.repeat):
             floors.append(yaml_floor(root))
+            peers.append(parse_process(root))
             walls.append(whole_process(root, "--dry-run", "--cluster", "bench", sample=False)[0])
             ratios.append(walls[-1] / floors[-1])
+            peer_ratios.append(walls[-1] / peers[-1])
         rss, tree = 0, 0
         for _ in range(args.repeat):
             _, own, together = whole_process(root, "--dry-run", "--cluster", "bench", sample=True)
@@ -135,6 +155,11 @@ def main() -> None:
             f"yardstick: yaml.load_all(CSafeLoader) of the same files, before each run: median "
             f"{statistics.median(floors):.3f} s; dry run / yardstick per round: median "
             f"{statistics.median(ratios):.2f}x (min {min(ratios):.2f}, max {max(ratios):.2f})"
+        )
+        print(
+            f"peer: a python process that reads and parses them (start-up included): median "
+            f"{statistics.median(peers):.3f} s; dry run / peer per round: median "
+            f"{statistics.median(peer_ratios):.2f}x (min {min(peer_ratios):.2f}, max {max(peer_ratios):.2f})"
         )
         print(f"memory (separate runs): peak RSS {rss / 1024:.0f} MiB; PSS with forked children {tree / 1024:.0f} MiB")
         helps = [whole_process(root, "--help", sample=False)[0] for _ in range(5)]
