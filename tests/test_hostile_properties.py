@@ -153,12 +153,10 @@ def test_an_attacker_repo_never_leaks_injects_or_crashes(
 ) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         repo = _attacker_repo(Path(tmp), planted)
-        started = time.monotonic()
         code, out = _invoke("validate", str(repo / "clusters"), "-o", fmt)
         _clean(code, out)
         code, out = _invoke("--repo", str(repo), "--dry-run", "--offline", "-o", fmt)
         _clean(code, out)
-        assert time.monotonic() - started < 20
 
 
 @settings(max_examples=30, deadline=None)
