@@ -12,15 +12,14 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import os
 import shutil
-import subprocess
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
 from bench.generate import generate
+from bench.process import measured
 from reconciler import pipeline
 from reconciler.cluster import apply, observe
 from reconciler.cluster.kube import Cluster
@@ -46,19 +45,10 @@ def counts(url: str) -> dict[str, int]:
 
 
 def run(args: list[str], cwd: Path) -> tuple[float, int, str]:
-    """Wall seconds, peak RSS (KiB) of this one process (wait4: not the largest of every child so far), and the
-    last line it printed."""
-    cli = shutil.which("reconcile") or "reconcile"
-    with tempfile.TemporaryFile() as out:  # a file, not a pipe: the process never waits on us to read
-        start = time.perf_counter()
-        proc = subprocess.Popen([cli, *args], cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        text = out.read().decode(errors="replace")
-    assert proc.returncode == 0, text[-6000:]
-    return wall, usage.ru_maxrss, text.splitlines()[-1]
+    """Wall seconds, peak RSS (KiB) of this one process, and the last line it printed."""
+    done = measured([shutil.which("reconcile") or "reconcile", *args], cwd)
+    assert done.code == 0, done.output[-6000:]
+    return done.wall, done.peak_rss_kib, done.output.splitlines()[-1]
 
 
 def foreign_crds(kubeconfig: Path) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import compileall
 import gc
-import os
 import shutil
 import statistics
 import subprocess
@@ -23,6 +22,7 @@ from pathlib import Path
 import yaml
 
 from bench.generate import generate
+from bench.process import measured
 from reconciler import offline, pipeline
 from reconciler.plan import compare
 from reconciler.plan.changes import Action
@@ -79,23 +79,14 @@ def whole_process(root: Path, *args: str, sample: bool) -> tuple[float, int, int
     """Wall seconds of one `reconcile` process, its own peak RSS (KiB), and, when ``sample``, the peak of the
     proportional set size (KiB) of it and its forked children together, sampled every 5 ms: what a container's
     memory limit sees (pages the children share with the parent counted once)."""
-    cli = shutil.which("reconcile") or "reconcile"
-    t0 = time.perf_counter()
-    with tempfile.TemporaryFile() as out:  # a file, not a pipe: the process never waits on us to read
-        proc = subprocess.Popen([cli, *args], cwd=root, stdout=out, stderr=subprocess.STDOUT)
-        tree = 0
-        while True:
-            # a blocking wait when not sampling; either way this child's own rusage, not all children's
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG if sample else 0)
-            if pid:
-                break
-            tree = max(tree, _tree_pss(proc.pid))
-            time.sleep(0.005)
-        wall = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        assert proc.returncode in (0, 1), out.read()[-2000:]
-    return wall, usage.ru_maxrss, tree
+    tree = [0]
+
+    def pss(pid: int) -> None:
+        tree[0] = max(tree[0], _tree_pss(pid))
+
+    run = measured([shutil.which("reconcile") or "reconcile", *args], root, pss if sample else None)
+    assert run.code in (0, 1), run.output[-2000:]
+    return run.wall, run.peak_rss_kib, tree[0]
 
 
 def _tree_pss(pid: int) -> int:
