@@ -32,13 +32,12 @@ def clusters(root: Path, *docs: dict[str, Any]) -> Path:
     return root / "clusters"
 
 
-def wait_for(predicate: Callable[[], object], timeout: float, what: str = "") -> float:
-    """Poll ``predicate`` until true; the seconds it took (fails after ``timeout``)."""
+def wait_for(predicate: Callable[[], object], timeout: float = 30, what: str = "") -> None:
+    """Poll ``predicate`` until true; fails after ``timeout`` seconds, a hang guard rather than a speed check."""
     started = time.monotonic()
     while not predicate():
         assert time.monotonic() - started < timeout, f"timed out after {timeout}s: {what}"
         time.sleep(0.05)
-    return time.monotonic() - started
 
 
 @contextlib.contextmanager

@@ -16,7 +16,6 @@ import os
 import resource
 import shutil
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -178,8 +177,8 @@ SHAPES = [
 ]
 
 
-def _peak_growth(path: Path) -> tuple[int, float, list[str]]:
-    """Load and validate ``path`` in a forked child: (peak RSS over the child's start in KiB, seconds, problems).
+def _peak_growth(path: Path) -> tuple[int, list[str]]:
+    """Load and validate ``path`` in a forked child: (peak RSS over the child's start in KiB, problems).
     The kernel's high-water mark of the child starts at its RSS when forked, so the growth is this file's cost."""
     read, write = os.pipe()
     pid = os.fork()
@@ -187,29 +186,27 @@ def _peak_growth(path: Path) -> tuple[int, float, list[str]]:
         os.close(read)
         with open("/proc/self/statm") as statm:
             start_kib = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
-        started = time.monotonic()
         docs, problems = load_file(path)
         problems += validate(docs).problems
-        seconds = time.monotonic() - started
         growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - start_kib
-        os.write(write, json.dumps([growth, seconds, [str(p) for p in problems[:50]]]).encode())
+        os.write(write, json.dumps([growth, [str(p) for p in problems[:50]]]).encode())
         os._exit(0)
     os.close(write)
     with os.fdopen(read) as pipe:
         answer = pipe.read()
     os.waitpid(pid, 0)
-    growth, seconds, problems = json.loads(answer)
-    return growth, seconds, problems
+    growth, problems = json.loads(answer)
+    return growth, problems
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(SHAPES), st.integers(1_000, 400_000))
-def test_a_file_of_any_shape_costs_bounded_memory_and_time(shape: tuple[str, Any], n: int) -> None:
+def test_a_file_of_any_shape_costs_bounded_memory(shape: tuple[str, Any], n: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "hostile.yaml"
         path.write_text(shape[1](n)[: 5 * 1024 * 1024 - 1])
-        growth_kib, seconds, problems = _peak_growth(path)
-    assert seconds < 12, (shape[0], n, seconds)  # the per-file budget is 10 s
+        growth_kib, problems = _peak_growth(path)
+    # time is bounded by the reader's own per-file budget (FILE_SECONDS), not asserted here: tests time nothing
     assert growth_kib < 150 * 1024, (shape[0], n, growth_kib)
     for problem in problems:
         assert problem.startswith(str(path)) and "\n" not in problem, problem

@@ -18,6 +18,7 @@ from reconciler.cli.loop import LoopOptions
 
 from .apiserver import ApiServer, Fault
 from .helpers import REPO, install, live
+from .serving import wait_for
 
 
 def test_the_pause_is_the_interval_plus_jitter() -> None:
@@ -67,17 +68,10 @@ def _start(api: ApiServer, tmp_path: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
 
 
-def _wait_for(predicate: object, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
 def test_sigterm_while_sleeping_stops_at_once(api: ApiServer, tmp_path: Path) -> None:
     install(api)
     process = _start(api, tmp_path, "--interval", "1h")
-    _wait_for(lambda: any(r.path.endswith("/leases/nim-reconciler-demo") and r.method == "PUT" for r in api.requests))
+    wait_for(lambda: any(r.path.endswith("/leases/nim-reconciler-demo") and r.method == "PUT" for r in api.requests))
     time.sleep(0.5)  # the first run is over and the loop sleeps for an hour
     process.send_signal(signal.SIGTERM)
     out, _ = process.communicate(timeout=10)
@@ -92,7 +86,7 @@ def _interrupt_mid_run(
     install(api)
     api.faults.add(Fault(method="PATCH", path="/jobs/", delay=2.0, times=1))  # a slow write mid-run
     process = _start(api, tmp_path, *args)
-    _wait_for(lambda: any("/persistentvolumeclaims/" in r.path and r.method == "PATCH" for r in api.requests))
+    wait_for(lambda: any("/persistentvolumeclaims/" in r.path and r.method == "PATCH" for r in api.requests))
     time.sleep(0.3)  # the PVCs are applied; the first caching Job's write is under way (it takes 2 s)
     process.send_signal(signum)  # the run is between its first and last write
     out, _ = process.communicate(timeout=30)

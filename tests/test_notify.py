@@ -121,10 +121,9 @@ def test_a_receiver_that_is_down_or_slow_changes_nothing_but_a_warning(
     assert code == 2, out
     assert "warning: notification to http://127.0.0.1/… failed:" in out and "hunter2secretpath" not in out
 
-    got.delay = 3.0
-    started = time.monotonic()
+    got.delay = 3.0  # longer than --notify-timeout: only the timeout can fail this notification
     code, out = run(api, repo, "--notify", url, "--notify-timeout", "0.5s")
-    assert code == 2 and time.monotonic() - started < 6, out
+    assert code == 2, out
     assert "warning: notification to http://127.0.0.1/… failed: timed out" in out
 
     got.delay, got.fail_first = 0.0, 1

@@ -14,6 +14,7 @@ from reconciler.cli.main import main
 
 from .apiserver import ApiServer
 from .helpers import kubelet
+from .serving import wait_for
 
 
 @pytest.fixture
@@ -273,15 +274,6 @@ def run_in_background(api: ApiServer, nemoguard_repo: Path, *args: str) -> tuple
     thread = threading.Thread(target=target)
     thread.start()
     return thread, outcome
-
-
-def wait_for(condition: Any, seconds: float = 10.0) -> None:
-    import time
-
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_wait_stays_until_everything_is_ready(api: ApiServer, nemoguard_repo: Path) -> None:
