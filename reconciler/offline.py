@@ -13,9 +13,11 @@ from functools import partial
 from pathlib import Path
 
 from reconciler import documents, forked, layout
-from reconciler.documents import Loaded, NimResource
+from reconciler.documents import Loaded, NimResource, identify
+from reconciler.errors import Problem
 from reconciler.objects import DesiredObject
 from reconciler.options import Options
+from reconciler.refs import SourceLocation
 from reconciler.render.assemble import Rendered, joined
 from reconciler.render.renderer import Renderer
 from reconciler.report.model import Check
@@ -52,32 +54,57 @@ def check_paths(
     valid resources in memory too, so that `validate` finds what `render` and a run would (one verdict).
     ``ignore``: warning rules silenced (beside each resource's ``nim-reconciler/ignore`` annotation).
     """
-    files, resources, problems, starts = 0, [], [], []
-    for scope in layout.scopes(paths):
-        loaded = _loaded([scope.root] if scope.root else list(scope.named))
-        validated = validate(loaded.documents)
-        if rendered and not validated.errors:
-            validated = _rendered(validated, scope)
-        validated = replace(validated, problems=silence(validated.problems, loaded.documents, ignore))
-        # the whole cluster asked for (a run, `validate clusters/x`): every document is asked, nothing to look up
-        whole = scope.root is not None and all(layout.same(n, scope.root) for n in scope.named)
-        asked: Callable[[str], bool] = (lambda _: True) if whole else partial(layout.within, roots=scope.named)
-        named, refused = ([], []) if whole or not scope.root else documents.find_files(list(scope.named), scope.root)
-        files += len(named) if scope.root and not whole else loaded.files
-        starts += [d.where for d in loaded.documents if asked(d.where.path)]
-        resources += [r for r in validated.resources if asked(r.doc.where.path)]
-        # a named path that leaves the cluster through a link is refused by its own name (the walk skipped it)
-        problems += [p for p in [*loaded.problems, *validated.problems] if asked(p.where.path)]
-        problems += [p for p in refused if p not in problems]
-    problems.sort(key=lambda p: p.sort_key())
-    check = Check(files, len(starts), len(resources), [], strict, starts=tuple(starts)).counted(problems)
-    return check, Validated(resources, problems)
+    judged = [_judged(scope, _loaded(_reads(scope)), rendered, ignore) for scope in layout.scopes(paths)]
+    return _counted(judged, strict)
 
 
-def _loaded(paths: Sequence[Path]) -> Loaded:
-    """``documents.load_paths``, the files read on every core when there are many."""
+@dataclass(frozen=True)
+class _Judged:
+    """What one scope reports: files read, documents, resources and problems (of the named paths only)."""
+
+    files: int
+    starts: list[SourceLocation]
+    resources: list[NimResource]
+    problems: list[Problem]
+
+
+def _reads(scope: layout.Scope) -> list[Path]:
+    return [scope.root] if scope.root else list(scope.named)
+
+
+def _judged(scope: layout.Scope, loaded: Loaded, rendered: bool, ignore: frozenset[str]) -> _Judged:
+    validated = validate(loaded.documents)
+    if rendered and not validated.errors:
+        validated = _rendered(validated, scope)
+    validated = replace(validated, problems=silence(validated.problems, loaded.documents, ignore))
+    # the whole cluster asked for (a run, `validate clusters/x`): every document is asked, nothing to look up
+    whole = scope.root is not None and all(layout.same(n, scope.root) for n in scope.named)
+    asked: Callable[[str], bool] = (lambda _: True) if whole else partial(layout.within, roots=scope.named)
+    named, refused = ([], []) if whole or not scope.root else documents.find_files(list(scope.named), scope.root)
+    problems = [p for p in [*loaded.problems, *validated.problems] if asked(p.where.path)]
+    # a named path that leaves the cluster through a link is refused by its own name (the walk skipped it)
+    problems += [p for p in refused if p not in problems]
+    return _Judged(
+        len(named) if scope.root and not whole else loaded.files,
+        [d.where for d in loaded.documents if asked(d.where.path)],
+        [r for r in validated.resources if asked(r.doc.where.path)],
+        problems,
+    )
+
+
+def _counted(judged: Sequence[_Judged], strict: bool) -> tuple[Check, Validated]:
+    """The scopes' verdicts as one check: problems in file and line order."""
+    problems = sorted((p for j in judged for p in j.problems), key=lambda p: p.sort_key())
+    starts = tuple(s for j in judged for s in j.starts)
+    resources = [r for j in judged for r in j.resources]
+    check = Check(sum(j.files for j in judged), len(starts), len(resources), [], strict, starts=starts)
+    return check.counted(problems), Validated(resources, problems)
+
+
+def _loaded(paths: Sequence[Path], meanwhile: Callable[[], None] = lambda: None) -> Loaded:
+    """``documents.load_paths``, the files read on every core when there are many (``meanwhile`` done here)."""
     files, problems = documents.find_files(paths)
-    parts = forked.map_chunks(documents.load_files, files, _FORK_FILES)
+    parts = forked.map_chunks(documents.load_files, files, _FORK_FILES, first=meanwhile)
     found = [d for part in parts for d in part.documents]
     return Loaded(found, problems + [p for part in parts for p in part.problems], len(files))
 
@@ -90,15 +117,31 @@ def _rendered(validated: Validated, scope: layout.Scope) -> Validated:
     return replace(validated, problems=sorted([*validated.problems, *found], key=lambda p: p.sort_key()))
 
 
+class _Refused(Exception):
+    """The check found errors while the render had started: nothing is rendered."""
+
+
 def render(options: Options, *, bodies: bool = True) -> Render:
     """Load, validate and render one cluster of the repo; no objects when anything failed. ``bodies=False``:
     the objects keep only their identities (an offline plan), and a large repo renders on every core."""
     where = layout.locate(options.repo, options.cluster)
-    renderer = Renderer(options.templates)
-    check, validated = check_paths([where.path], strict=options.strict, ignore=options.ignore)
-    if check.errors:
-        return Render(where.cluster, check, [])
-    rendered = _rendered_objects(renderer, validated.resources, where.cluster, where.root, bodies)
+    (scope,) = layout.scopes([where.path])
+    compiled: list[Renderer] = []
+    # The templates compile while other processes start reading a large repo's files: that core is free then.
+    # A template error is still raised before any manifest is judged.
+    loaded = _loaded(_reads(scope), lambda: compiled.append(Renderer(options.templates)))
+    renderer, verdict = compiled[0], []
+
+    def judge() -> None:  # while other processes render: see _rendered_objects
+        verdict.append(_counted([_judged(scope, loaded, False, options.ignore)], options.strict))
+        if verdict[0][0].errors:
+            raise _Refused
+
+    try:
+        rendered = _rendered_objects(renderer, loaded, where.cluster, where.root, bodies, judge)
+    except _Refused:
+        return Render(where.cluster, verdict[0][0], [])
+    check, validated = verdict[0]
     found = silence(rendered.problems, [r.doc for r in validated.resources], options.ignore)
     check = check.counted(sorted([*check.problems, *found], key=lambda p: p.sort_key()))
     if not bodies:  # nothing will render again: let the documents go before the plan and the output are made
@@ -109,10 +152,19 @@ def render(options: Options, *, bodies: bool = True) -> Render:
 
 
 def _rendered_objects(
-    renderer: Renderer, resources: list[NimResource], cluster: str, root: Path, bodies: bool
+    renderer: Renderer, loaded: Loaded, cluster: str, root: Path, bodies: bool, judge: Callable[[], None]
 ) -> Rendered:
+    """The objects of every resource ``loaded`` holds, once ``judge`` found them valid (it raises if not).
+
+    Without bodies, the render starts before the verdict, in other processes, while this one judges: every
+    resource is rendered, and when the check passes that is exactly the valid ones (any error stops the run,
+    so none is left out); when it fails, ``judge`` raises and the render is dropped unseen, its children
+    stopped. A render of invalid manifests is never used: only this process's own share counts, and it takes
+    no share before the verdict."""
+    candidates = [r for r in map(identify, loaded.documents) if r is not None]
     if bodies:
-        return renderer.render(resources, cluster, root)
-    parts = forked.map_chunks(lambda chunk: renderer.part(chunk, resources, cluster, root, bodies=False),
-                              resources, _FORK_RESOURCES)  # fmt: skip
+        judge()
+        return renderer.render(candidates, cluster, root)
+    parts = forked.map_chunks(lambda chunk: renderer.part(chunk, candidates, cluster, root, bodies=False),
+                              candidates, _FORK_RESOURCES, first=judge)  # fmt: skip
     return joined(parts)

@@ -14,23 +14,22 @@ from reconciler import forked
 
 
 @pytest.mark.parametrize(
-    ("count", "min_chunk", "processes", "sizes"),
+    ("count", "min_chunk", "most", "sizes"),
     [
         (10, 5, 2, [5, 5]),
         (9, 5, 2, [9]),  # not two chunks of five: one
         (11, 5, 2, [6, 5]),  # the first takes the odd one
         (100, 10, 4, [25, 25, 25, 25]),
-        (100, 10, 8, [25, 25, 25, 25]),  # never more than four processes
+        (100, 10, 8, [13, 13, 13, 13, 12, 12, 12, 12]),  # sizes within one of each other
+        (100, 30, 8, [34, 33, 33]),  # fewer than asked: none under min_chunk
         (3, 0, 2, [2, 1]),  # a min_chunk of 0 counts as 1
         (0, 5, 2, [0]),
-        (7, 1, 1, [7]),  # one CPU: one chunk
+        (7, 1, 1, [7]),  # one chunk asked: one chunk
     ],
 )
-def test_chunks_are_contiguous_in_order_and_big_enough(
-    count: int, min_chunk: int, processes: int, sizes: list[int]
-) -> None:
+def test_chunks_are_contiguous_in_order_and_big_enough(count: int, min_chunk: int, most: int, sizes: list[int]) -> None:
     items = list(range(count))
-    parts = forked.chunks(items, min_chunk, processes)
+    parts = forked.chunks(items, min_chunk, most)
     assert [len(p) for p in parts] == sizes
     assert [x for p in parts for x in p] == items
 
@@ -39,19 +38,81 @@ def _pid_and_sum(chunk: Sequence[int]) -> tuple[int, int]:
     return os.getpid(), sum(chunk)
 
 
-def test_the_chunks_after_the_first_run_in_children_and_come_back_in_order() -> None:
-    items = list(range(1000))
-    got = forked.map_chunks(_pid_and_sum, items, 100, processes=2)
-    sums = [s for _, s in got]
-    assert sum(sums) == sum(items) and len(got) == 2
-    assert got[0][0] == os.getpid() and all(pid != os.getpid() for pid, _ in got[1:])
-    expected = [sum(range(500)), sum(range(500, 1000))]
-    assert sums == expected
+def _until(path: Path) -> None:
+    """Wait for ``path`` to exist (a hang guard of 30 s, not a speed check)."""
+    deadline = time.monotonic() + 30
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.01)
+
+
+def test_chunks_come_back_in_order_whoever_takes_them(tmp_path: Path) -> None:
+    parent, took = os.getpid(), tmp_path / "a child took a chunk"
+
+    def slices(chunk: Sequence[int]) -> tuple[int, list[int]]:
+        if os.getpid() == parent:
+            _until(took)  # so that a child surely takes some while we are busy
+        else:
+            took.touch()
+        return os.getpid(), list(chunk)
+
+    got = forked.map_chunks(slices, list(range(1000)), 100, processes=2)
+    assert [x for _, chunk in got for x in chunk] == list(range(1000)) and len(got) > 2
+    assert {pid for pid, _ in got} - {parent}, "a child took chunks"
+
+
+def test_a_slow_process_takes_fewer_chunks_than_a_fast_one() -> None:
+    parent = os.getpid()
+
+    def slow_child(chunk: Sequence[int]) -> int:
+        if os.getpid() != parent:
+            time.sleep(1)  # a child on a busy core: its first chunk outlasts all the others here
+        return os.getpid()
+
+    pids = forked.map_chunks(slow_child, list(range(1000)), 10, processes=2)
+    assert len(pids) == 8 and pids.count(parent) >= 7, pids  # the child held one chunk at most
+
+
+def test_first_runs_here_once_while_the_children_work(tmp_path: Path) -> None:
+    parent, took, ran = os.getpid(), tmp_path / "a child took a chunk", []
+
+    def mark(chunk: Sequence[int]) -> int:
+        if os.getpid() != parent:
+            took.touch()
+        return sum(chunk)
+
+    def first() -> None:
+        _until(took)  # returns only once a child has started on a chunk: the two overlap
+        ran.append(os.getpid())
+
+    got = forked.map_chunks(mark, list(range(1000)), 100, processes=2, first=first)
+    assert sum(got) == sum(range(1000)) and ran == [parent]
+
+
+def test_an_error_of_first_is_raised_here_and_no_child_is_left(tmp_path: Path) -> None:
+    def refuse() -> None:
+        raise ValueError("the verdict: invalid")
+
+    with pytest.raises(ValueError, match="the verdict: invalid"):
+        forked.map_chunks(_pid_and_sum, list(range(1000)), 100, processes=2, first=refuse)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
+    with pytest.raises(ValueError, match="the verdict: invalid"):  # serially too, before any work
+        forked.map_chunks(_pid_and_sum, list(range(10)), 100, first=refuse)
 
 
 def test_too_little_work_is_done_here_in_one_call() -> None:
     got = forked.map_chunks(_pid_and_sum, list(range(10)), 100)
     assert got == [(os.getpid(), 45)]
+
+
+def test_never_more_than_four_processes(tmp_path: Path) -> None:
+    def pid_after_a_while(chunk: Sequence[int]) -> int:
+        time.sleep(0.05)  # long enough for every process to take some
+        return os.getpid()
+
+    pids = forked.map_chunks(pid_after_a_while, list(range(1000)), 10, processes=8)
+    assert len(pids) == 16 and len(set(pids)) <= 4
 
 
 def test_with_another_thread_running_nothing_is_forked() -> None:

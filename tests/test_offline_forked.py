@@ -16,6 +16,7 @@ import yaml
 
 from bench.generate import generate
 from reconciler import documents, offline
+from reconciler.errors import Severity
 from reconciler.options import Options
 
 PAIRS = 320  # 320 files and 640 resources: past both forking thresholds (150 files, 200 resources a process)
@@ -99,6 +100,29 @@ def test_a_refusal_found_in_a_child_is_reported_at_its_line(tmp_path: Path, monk
     assert identities.check == whole.check and not identities.check.ok and identities.objects == []
     refused = [p for p in identities.check.problems if "would refuse" in p.message]
     assert refused and {(p.where.path, p.where.line, p.field) for p in refused} == {(path, line, "spec.labels.team")}
+
+
+def test_an_invalid_manifest_stops_a_render_begun_before_the_verdict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The render children start while this process validates: with an error anywhere, what they made (here a
+    # refusal of the last file's label) is dropped unseen, as if they had never started.
+    _no_other_thread()
+    generate(tmp_path, PAIRS)
+    _break_the_last_service(tmp_path)
+    first = sorted((tmp_path / "clusters" / "bench").rglob("*.yaml"))[0]
+    first.write_text(first.read_text().replace("kind: NIMCache", "kind: NIMCache\nbogus: 1", 1))
+    options = Options(repo=tmp_path, cluster="bench")
+    made = _forks(monkeypatch)
+    identities = offline.render(options, bodies=False)
+    assert len(made) == 2, "the render had begun"
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # and its children are gone
+    whole = offline.render(options)  # the verdict first, then no render at all
+    assert identities.check == whole.check and identities.objects == whole.objects == []
+    errors = [p for p in identities.check.problems if p.severity is Severity.ERROR]
+    assert [p.where.path for p in errors] == [str(first)] and identities.check.errors == 1
+    assert not [p for p in identities.check.problems if "would refuse" in p.message]
 
 
 def _dry_run(root: Path, cpus: set[int]) -> subprocess.CompletedProcess[str]:
