@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reconciler import documents, forked, layout
 from reconciler.documents import Loaded, NimResource, identify
@@ -19,9 +20,11 @@ from reconciler.objects import DesiredObject
 from reconciler.options import Options
 from reconciler.refs import SourceLocation
 from reconciler.render.assemble import Rendered, joined
-from reconciler.render.renderer import Renderer
 from reconciler.report.model import Check
 from reconciler.validate.check import Validated, silence, validate
+
+if TYPE_CHECKING:
+    from reconciler.render.renderer import Renderer
 
 # Work per process, at least, before forking: under it, a fork and the pickled results cost more than they save
 # (measured: bench/render.py). Only identities come back from a render child; a load child sends whole documents.
@@ -113,8 +116,17 @@ def _rendered(validated: Validated, scope: layout.Scope) -> Validated:
     """The problems rendering finds (a bad selected-profiles annotation, a warning only rendering knows)."""
     cluster = scope.root.name if scope.root else ""
     root = scope.root.parent.parent if scope.root else Path(".")
-    found = Renderer().render(validated.resources, cluster, root).problems
+    found = _compiled(None).render(validated.resources, cluster, root).problems
     return replace(validated, problems=sorted([*validated.problems, *found], key=lambda p: p.sort_key()))
+
+
+def _compiled(templates: Path | None) -> Renderer:
+    """A Renderer of the shipped templates (or ``templates``' overrides), compiled."""
+    # Imported here, not with this module: Jinja and the renderer are ~45 ms of a start, which a large offline run
+    # spends while its children read the files (see render), and `validate` without rendering never spends.
+    from reconciler.render.renderer import Renderer
+
+    return Renderer(templates)
 
 
 class _Refused(Exception):
@@ -129,7 +141,7 @@ def render(options: Options, *, bodies: bool = True) -> Render:
     compiled: list[Renderer] = []
     # The templates compile while other processes start reading a large repo's files: that core is free then.
     # A template error is still raised before any manifest is judged.
-    loaded = _loaded(_reads(scope), lambda: compiled.append(Renderer(options.templates)))
+    loaded = _loaded(_reads(scope), lambda: compiled.append(_compiled(options.templates)))
     renderer, verdict = compiled[0], []
 
     def judge() -> None:  # while other processes render: see _rendered_objects

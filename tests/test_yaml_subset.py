@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +11,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from reconciler import offline
+from reconciler.options import Options
 from reconciler.render import yaml_subset
 from reconciler.render.assemble import parse
 from reconciler.render.renderer import Renderer
-from reconciler.render.shapes import quote
+from reconciler.render.shapes import Shapes, Tokens, quote
 
 from .helpers import REPO
 from .manifests import NIMCACHE, NIMSERVICE, TRICKY, dump, variant
@@ -76,6 +79,39 @@ def test_quoted_values_in_block_yaml_read_back_exactly(first: Any, second: Any) 
     assert parse(text) == pyyaml(text) == expected
 
 
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(json_values, json_values, json_values)
+def test_values_placed_in_a_shape_equal_the_same_values_written_into_it_as_json(
+    first: Any, second: Any, third: Any
+) -> None:
+    # Shapes.objects (an offline plan: bodies read, then dropped) against Shapes.documents (every other render)
+    tokens = Tokens()
+    tokens.start()
+    names = [tokens.token(v) for v in (first, second, third)]
+    written, tokens.values = tokens.values or [], None
+    skeleton = f"kind: X\nspec:\n  a: {names[0]}\n  items:\n    - {names[1]}\n    - name: {names[2]}\n"
+    shapes = Shapes(tokens, parse)
+    placed, expected = shapes.objects(skeleton, [first, second, third]), shapes.documents(skeleton, written)
+    assert placed == expected == [{"kind": "X", "spec": {"a": first, "items": [second, {"name": third}]}}]
+    assert json.dumps(placed) == json.dumps(expected)  # the same types too: True is not 1, 1.0 is not 1
+    again = shapes.objects(skeleton, [second, third, first])  # the shape is kept; each object gets its own tree
+    assert again is not None and placed is not None and again[0]["spec"] is not placed[0]["spec"]
+
+
+@pytest.mark.parametrize(("repo", "cluster"), [(REPO, "demo"), (REPO / "tests" / "fixtures" / "full", "full")])
+def test_an_offline_plan_judges_what_a_render_with_bodies_judges(repo: Path, cluster: str, tmp_path: Path) -> None:
+    options = Options(repo=repo, cluster=cluster)
+    identities, whole = offline.render(options, bodies=False), offline.render(options)
+    assert identities.check == whole.check and identities.objects == [o.identity() for o in whole.objects]
+
+
+def test_an_offline_plan_of_tricky_values_judges_what_a_render_with_bodies_judges(tmp_path: Path) -> None:
+    _tricky_repo(tmp_path)
+    options = Options(repo=tmp_path, cluster="t")
+    identities, whole = offline.render(options, bodies=False), offline.render(options)
+    assert identities.check == whole.check and identities.objects == [o.identity() for o in whole.objects]
+
+
 def test_characters_beyond_the_basic_plane_survive_both_readers() -> None:
     text = f"a: {quote('emoji 😀 and 𐀀')}\n"
     assert parse(text) == pyyaml(text) == [{"a": "emoji 😀 and 𐀀"}]
@@ -94,7 +130,7 @@ def test_fast_rendering_equals_the_reference_path(repo: Path, cluster: str) -> N
     assert bodies(Renderer(), repo, cluster) == bodies(Renderer(fast=False), repo, cluster)
 
 
-def test_fast_rendering_equals_the_reference_path_for_tricky_values(tmp_path: Path) -> None:
+def _tricky_repo(tmp_path: Path) -> None:
     cluster = tmp_path / "clusters" / "t"
     cluster.mkdir(parents=True)
     for i, value in enumerate(TRICKY):
@@ -116,6 +152,10 @@ def test_fast_rendering_equals_the_reference_path_for_tricky_values(tmp_path: Pa
             },
         )
         (cluster / f"m{i}.yaml").write_text(dump(cache, service))
+
+
+def test_fast_rendering_equals_the_reference_path_for_tricky_values(tmp_path: Path) -> None:
+    _tricky_repo(tmp_path)
     assert bodies(Renderer(), tmp_path, "t") == bodies(Renderer(fast=False), tmp_path, "t")
 
 

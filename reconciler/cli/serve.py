@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from reconciler import pipeline
+from reconciler import online
 from reconciler.cli import loop, metrics, queue, webhook
 from reconciler.cli.leader import Leadership
 from reconciler.cli.run import EXIT_ERROR, Runner
@@ -53,7 +53,7 @@ class Service:
         self.terminating = threading.Event()
         self.trigger = queue.Trigger(options.quiet)
         self.watches = watch.Watches(watcher, cluster, self._seen)
-        config = replace(pipeline.lock_config(runner.options, cluster), wait=0.0)  # the election retries itself
+        config = replace(online.lock_config(runner.options, cluster), wait=0.0)  # the election retries itself
         self.leadership = Leadership(api, config, self.halt, log, self.terminating)
         self.last_good = 0.0  # monotonic time the last run without failure finished
         self.runs = 0

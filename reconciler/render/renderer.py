@@ -191,6 +191,8 @@ class Renderer:
         objects would otherwise be most of the run's memory."""
         caches = {(r.namespace, r.name): r for r in resources if r.kind == "NIMCache"}
         self.selections = selections or {}
+        # bodies judged and dropped: they may hold the manifests' own values, uncopied (shapes.Shapes.objects)
+        self.tokens.raw = not bodies
         repo_root = repo_root.resolve()
         objects: list[DesiredObject] = []
         problems: list[Problem] = []
@@ -238,7 +240,7 @@ class Renderer:
         job = make("nimcache/job.yaml.j2", {"job": ctx.job, "job_name": f"{res.name}-job"}, f"{res.name}-job", res.ref)
         # The pod template of a Job is immutable: the name carries a hash of the spec, so a change makes a new Job.
         digest = hashlib.sha256(json.dumps(job.body["spec"], sort_keys=True).encode()).hexdigest()[:8]
-        job.body["metadata"]["name"] = f"{res.name}-job-{digest}"
+        job.body["metadata"] = {**job.body["metadata"], "name": f"{res.name}-job-{digest}"}  # a copy: never shared
         out.append(job)
         return out
 
@@ -299,7 +301,7 @@ class Renderer:
             return None
         finally:
             self.tokens.values = None
-        docs = self.shapes.documents(text, values)
+        docs = (self.shapes.objects if self.tokens.raw else self.shapes.documents)(text, values)
         if docs is None or len(docs) != 1 or not isinstance(docs[0], dict):
             return None
         body: dict[str, Any] = docs[0]

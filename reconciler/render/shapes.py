@@ -47,7 +47,9 @@ class Tokens:
     def __init__(self) -> None:
         self.prefix = f"@@nim-reconciler-{secrets.token_hex(6)}-"
         self.pattern = re.compile(f'"{re.escape(self.prefix)}([0-9]+)@@"')
-        self.values: list[str] | None = None
+        self.values: list[Any] | None = None
+        # keep each value itself instead of its JSON: ``Shapes.objects`` places them (bodies read, then dropped)
+        self.raw = False
         # JSON of values already seen in this render, by identity; holding the value keeps its id unique
         self.memo: dict[int, tuple[Any, str]] = {}
         self.names: list[str] = []
@@ -64,7 +66,9 @@ class Tokens:
         """The placeholder that stands for ``value`` in the skeleton; the value's JSON is kept for filling in."""
         values = self.values
         assert values is not None
-        if type(value) is str:  # its JSON costs less than a look in the memo
+        if self.raw:
+            values.append(value)
+        elif type(value) is str:  # its JSON costs less than a look in the memo
             values.append(_ASCII(value))
         else:
             seen = self.memo.get(id(value))
@@ -84,6 +88,8 @@ class Shapes:
         self.parse = parse
         # a shape as the JSON text between its tokens, and which value goes in each gap (in text order)
         self.cache: dict[str, tuple[list[str], list[int]] | None] = {}
+        # a shape as its JSON text with the tokens in, and where each token stands (path from the root, value)
+        self.placed: dict[str, tuple[str, list[tuple[tuple[Any, ...], int]]] | None] = {}
 
     def documents(self, skeleton: str, values: list[str]) -> list[Any] | None:
         """What the text would parse to with ``values`` (JSON) in place of the tokens; None: take the slow path."""
@@ -103,6 +109,27 @@ class Shapes:
         documents: list[Any] = json.loads("".join(filled))
         return documents
 
+    def objects(self, skeleton: str, values: list[Any]) -> list[Any] | None:
+        """What the text would parse to with ``values`` themselves in place of the tokens (not copies: each is
+        shared with what it came from, so the result must only be read); None: take the slow path."""
+        if skeleton in self.placed:
+            shape = self.placed[skeleton]
+        else:
+            text = self._shape(skeleton, len(values))
+            shape = None if text is None else (text, _places(json.loads(text), self.tokens.prefix))
+            if len(self.placed) < _MAX_SHAPES:
+                self.placed[skeleton] = shape
+        if shape is None:
+            return None
+        text, places = shape
+        documents: list[Any] = json.loads(text)
+        for path, index in places:
+            node: Any = documents
+            for step in path[:-1]:
+                node = node[step]
+            node[path[-1]] = values[index]
+        return documents
+
     def _shape(self, skeleton: str, count: int) -> str | None:
         try:
             parsed = self.parse(skeleton)
@@ -116,6 +143,21 @@ class Shapes:
         if re.search(self.tokens.pattern.pattern + r"\s*:", text):
             return None
         return text
+
+
+def _places(tree: Any, prefix: str) -> list[tuple[tuple[Any, ...], int]]:
+    """Where each token stands in a parsed shape: (keys and indices from the root, its number)."""
+    found: list[tuple[tuple[Any, ...], int]] = []
+    todo: list[tuple[tuple[Any, ...], Any]] = [((), tree)]
+    while todo:
+        path, node = todo.pop()
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        for key, child in items:
+            if isinstance(child, str) and child.startswith(prefix):
+                found.append(((*path, key), int(child[len(prefix) : -2])))
+            elif isinstance(child, dict | list):
+                todo.append(((*path, key), child))
+    return found
 
 
 def _pieces(split: list[str]) -> tuple[list[str], list[int]]:

@@ -15,8 +15,8 @@ from functools import cached_property
 
 from reconciler.errors import Problem, Severity
 from reconciler.options import Mode
-from reconciler.plan.changes import WRITES, Action
-from reconciler.refs import SourceLocation
+from reconciler.plan.changes import WRITES, Action, Change
+from reconciler.refs import ObjRef, SourceLocation
 
 
 class Format(StrEnum):
@@ -167,3 +167,9 @@ def age(created: str, now: datetime.datetime) -> str:
         if seconds >= size * (2 if unit != "d" else 1):
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
+
+
+def entries(changes: Sequence[Change], errors: dict[ObjRef, str] | None = None) -> list[Entry]:
+    """Report entries of plan changes, with the error of each write that failed (pure)."""
+    errors = errors or {}
+    return [Entry(c.action, str(c.ref), c.diff, c.reason, errors.get(c.ref, "")) for c in changes]
