@@ -21,7 +21,7 @@ from reconciler.options import Options
 from reconciler.refs import SourceLocation
 from reconciler.render.assemble import Rendered, joined
 from reconciler.report.model import Check
-from reconciler.validate.check import Validated, silence, validate
+from reconciler.validate.result import Validated
 
 if TYPE_CHECKING:
     from reconciler.render.renderer import Renderer
@@ -76,6 +76,8 @@ def _reads(scope: layout.Scope) -> list[Path]:
 
 
 def _judged(scope: layout.Scope, loaded: Loaded, rendered: bool, ignore: frozenset[str]) -> _Judged:
+    from reconciler.validate.check import silence, validate  # see _compiled: imported while children read
+
     validated = validate(loaded.documents)
     if rendered and not validated.errors:
         validated = _rendered(validated, scope)
@@ -122,8 +124,9 @@ def _rendered(validated: Validated, scope: layout.Scope) -> Validated:
 
 def _compiled(templates: Path | None) -> Renderer:
     """A Renderer of the shipped templates (or ``templates``' overrides), compiled."""
-    # Imported here, not with this module: Jinja and the renderer are ~45 ms of a start, which a large offline run
-    # spends while its children read the files (see render), and `validate` without rendering never spends.
+    # Imported here, not with this module: Jinja, the renderer and the checks are ~60 ms of a start, which a large
+    # offline run spends while its children read the files (see render); `validate` without rendering skips Jinja.
+    import reconciler.validate.check  # noqa: F401  (the judge needs it next: loaded here, in the same window)
     from reconciler.render.renderer import Renderer
 
     return Renderer(templates)
@@ -153,6 +156,8 @@ def render(options: Options, *, bodies: bool = True) -> Render:
         rendered = _rendered_objects(renderer, loaded, where.cluster, where.root, bodies, judge)
     except _Refused:
         return Render(where.cluster, verdict[0][0], [])
+    from reconciler.validate.check import silence
+
     check, validated = verdict[0]
     found = silence(rendered.problems, [r.doc for r in validated.resources], options.ignore)
     check = check.counted(sorted([*check.problems, *found], key=lambda p: p.sort_key()))

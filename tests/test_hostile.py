@@ -19,6 +19,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from reconciler import redaction
 from reconciler.cli.main import main
 from reconciler.errors import printable
 from reconciler.redaction import redact, register
@@ -67,10 +68,21 @@ def test_printable_shows_every_control_character_escaped(text: str, shown: str) 
         ("ssh://git:pw123@h/x.git", "ssh://***@h/x.git"),
         ("git+ssh://tok3n-as-user@h/x", "git+ssh://tok3n-as-user@h/x"),
         ("https://tok3n-as-user@h/x", "https://***@h/x"),
+        ("PASSWORD: hunter2!", "PASSWORD: ***"),  # any case
+        ("to\u212aen=abc123!", "to\u212aen=***"),  # a Kelvin sign is a k to IGNORECASE: masked all the same
+        ("pa\u017fsword: hunter2!", "pa\u017fsword: ***"),  # and a long s an s
+        ("ünïcode and token=abc123!", "ünïcode and token=***"),
     ],
 )
 def test_redact_removes_credentials_whatever_their_source(text: str, shown: str) -> None:
     assert redact(text) == shown
+
+
+def test_the_letters_ignorecase_takes_for_ascii_ones_are_all_known() -> None:
+    # redact looks for the credential words in lowercase first: that is exact only if no other letter could match
+    letter = re.compile("[a-z]", re.IGNORECASE)
+    twins = {chr(c) for c in range(128, sys.maxunicode + 1) if letter.fullmatch(chr(c))}
+    assert twins == set(redaction.ASCII_TWINS)  # the Kelvin and long-s rows above show what one of them does
 
 
 def test_a_registered_secret_is_masked_anywhere() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime
 import getpass
-import socket
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -45,7 +45,7 @@ def who() -> str:
         user = getpass.getuser()
     except (KeyError, OSError):  # no name for this uid (a container's random user)
         user = "uid-unknown"
-    return f"{user}@{socket.gethostname()}"
+    return f"{user}@{os.uname().nodename}"  # gethostname, without loading socket
 
 
 @click.command("suspend")

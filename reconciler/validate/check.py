@@ -7,24 +7,13 @@ Contract: ``validate(documents)`` never raises for bad input; it returns every p
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from reconciler.documents import Document, NimResource, identify
 from reconciler.errors import Problem, Severity
 from reconciler.validate import advice, common, governance, nimcache, nimservice, schema
+from reconciler.validate.result import Validated
 
-
-@dataclass(frozen=True)
-class Validated:
-    """The outcome of validation: resources without errors, and every problem (errors and warnings)."""
-
-    resources: list[NimResource]
-    problems: list[Problem]
-
-    @property
-    def errors(self) -> list[Problem]:
-        """The problems that are errors."""
-        return [p for p in self.problems if p.severity is Severity.ERROR]
+__all__ = ["Validated", "check_document", "silence", "validate"]
 
 
 def validate(documents: Sequence[Document]) -> Validated:
