@@ -4,7 +4,7 @@ Contract:
 - input: files or directories (searched recursively for ``*.yaml`` / ``*.yml``, hidden directories skipped);
 - output: a ``Loaded`` value: the documents in path order, and every problem found, never an exception for
   bad input. A document keeps ``SourceLocation(path, line)`` and the line of every mapping key and list item.
-- the repo is a jail: a symbolic link is followed only to a place inside the folder being read (see ``walk``);
+- the repo is a jail: a symbolic link is followed only to a place inside the folder being read (``jail.walk``);
 - safety: files over ``MAX_FILE_BYTES`` and non-UTF-8 files are rejected; duplicate keys, non-string keys,
   custom tags, nesting deeper than ``MAX_DEPTH`` and alias expansion beyond ``_alias_budget`` are problems;
   a document that is not a mapping is a problem; empty documents are skipped.
@@ -13,7 +13,6 @@ Contract:
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from typing import Any
 import yaml
 
 from reconciler.errors import Problem, error
+from reconciler.jail import escapes, walk
 from reconciler.kinds import CUSTOM_KINDS
 from reconciler.refs import ObjRef, SourceLocation
 from reconciler.yaml_nodes import NULL_TAG, Bad, Builder, FieldPath, Loader, check_alias_budget
@@ -98,71 +98,6 @@ def find_files(paths: Sequence[Path], jail: Path | None = None) -> tuple[list[Pa
         else:
             problems.append(error(SourceLocation(str(p)), "", "no such file or directory", "path-not-found"))
     return files, problems
-
-
-def walk(top: Path, jail: Path, suffixes: tuple[str, ...] = ()) -> tuple[list[Path], list[Problem]]:
-    """Every file under ``top`` (sorted; hidden entries skipped; only ``suffixes`` when given) and the problems
-    of the walk. A symbolic link is followed only when what it points at is inside ``jail``: one that leaves
-    it, one that dangles, and a directory reached a second time (a loop, or two names for one folder) are
-    problems naming the link, and nothing behind them is opened or listed."""
-    files: list[Path] = []
-    problems: list[Problem] = []
-    prison = jail.resolve()
-    outside = escapes(top, prison)
-    if outside is not None:
-        return [], [outside]
-    seen = {top.resolve()}
-    pending = [top]
-    while pending:
-        folder = pending.pop()
-        found: list[Path] = []
-        for child in sorted(folder.iterdir()):
-            if child.name.startswith("."):
-                continue
-            refused = confined(child, prison)
-            if refused is not None:
-                problems.append(refused)
-            elif child.is_dir():
-                real = child.resolve()
-                if real in seen:
-                    message = "is a second path to a folder already read (a symbolic-link loop or alias): skipped"
-                    problems.append(_link_problem(child, message, "path-loop"))
-                    continue
-                seen.add(real)
-                pending.append(child)
-            elif child.is_file() and (not suffixes or child.suffix in suffixes):
-                found.append(child)
-        files.extend(found)
-    return sorted(files), problems
-
-
-def confined(path: Path, jail: Path) -> Problem | None:
-    """None when ``path`` (a symbolic link or not) stays inside ``jail`` (resolved); else the problem, naming
-    ``path`` only — never where a link points or what is there."""
-    if not path.is_symlink():
-        return None
-    target = Path(os.path.realpath(path))
-    if not target.exists():
-        return _link_problem(path, "is a symbolic link to nothing", "path-dangling")
-    if target != jail and jail not in target.parents:
-        message = f"is a symbolic link out of {jail.name}/: refused (nothing outside is read)"
-        return _link_problem(path, message, "path-outside")
-    return None
-
-
-def escapes(path: Path, jail: Path) -> Problem | None:
-    """None when ``path`` resolves (every symbolic link along it followed) to ``jail`` or inside it; else the
-    problem, naming ``path`` only. For a path the user named, whose folders may be links themselves."""
-    if path.is_symlink():
-        return confined(path, jail)
-    target = Path(os.path.realpath(path))
-    if target != jail and jail not in target.parents:
-        return _link_problem(path, f"leaves {jail.name}/ through a symbolic link: refused", "path-outside")
-    return None
-
-
-def _link_problem(path: Path, message: str, rule: str) -> Problem:
-    return error(SourceLocation(str(path)), "", message, rule)
 
 
 def load_paths(paths: Sequence[Path], jail: Path | None = None) -> Loaded:

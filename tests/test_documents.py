@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from reconciler.documents import MAX_FILE_BYTES, load_paths, load_text
+from reconciler.jail import walk
 
 from .helpers import load_one
 
@@ -129,6 +130,31 @@ def test_directories_are_searched_recursively_for_yaml_only(tmp_path: Path) -> N
     assert loaded.files == 2
     assert [d.body["x"] for d in loaded.documents] == [1, 2, 3]
     assert loaded.documents[0].where.path == str(tmp_path / "a" / "one.yaml")
+
+
+def test_an_entry_that_cannot_be_looked_at_is_a_problem_and_the_walk_goes_on() -> None:
+    # A kernel thread's /proc/<pid>/exe is a link the kernel will not read (readlink: ENOENT), as an entry gone
+    # between the listing and the look is: the walk names it and goes on, instead of failing with a traceback.
+    kthreadd = Path("/proc/2")
+    if (kthreadd / "comm").read_text().strip() != "kthreadd":
+        pytest.fail("this test needs Linux's kthreadd at pid 2 (any VM or CI runner has it)")
+    files, problems = walk(kthreadd, kthreadd, limit=10_000)
+    unreadable = [p for p in problems if p.rule == "path-unreadable"]
+    assert any(p.where.path == "/proc/2/exe" for p in unreadable), [str(p) for p in problems][:5]
+    assert all("cannot be read (" in p.message for p in unreadable) and kthreadd / "comm" in files
+
+
+@pytest.mark.parametrize(("limit", "refused"), [(None, False), (6, False), (5, True)])
+def test_a_walk_past_its_limit_stops_with_a_problem(tmp_path: Path, limit: int | None, refused: bool) -> None:
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "one.yaml").write_text("a: 1\n")
+        (tmp_path / name / "two.yaml").write_text("a: 2\n")
+    files, problems = walk(tmp_path, tmp_path, limit=limit)  # six entries: two folders, four files
+    if refused:
+        assert [p.rule for p in problems] == ["path-too-many"] and "more than 5 entries" in problems[0].message
+    else:
+        assert problems == [] and len(files) == 4
 
 
 def test_a_missing_path_is_a_problem_not_an_exception(tmp_path: Path) -> None:

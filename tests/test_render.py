@@ -462,6 +462,15 @@ def test_unknown_override_template_is_refused(tmp_path: Path) -> None:
         Renderer(tmp_path)
 
 
+def test_a_templates_folder_of_thousands_of_entries_is_refused_before_it_is_all_walked(tmp_path: Path) -> None:
+    for n in range(30):  # 30 folders of 40 files: far past what sixteen templates and their folders need
+        (tmp_path / f"d{n}").mkdir()
+        for m in range(40):
+            (tmp_path / f"d{n}" / f"t{m}.yaml.j2").write_text("x")
+    with pytest.raises(UsageError, match=r"^--templates .*: .* holds more than 1000 entries: refused$"):
+        Renderer(tmp_path)
+
+
 def override(tmp_path: Path, name: str, transform: Any) -> Path:
     shipped = (REPO / "templates" / name).read_text()
     (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)

@@ -26,8 +26,9 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from reconciler import selection
 from reconciler.datafiles import data_dir
-from reconciler.documents import NimResource, walk
+from reconciler.documents import NimResource
 from reconciler.errors import Problem, UsageError, error
+from reconciler.jail import walk
 from reconciler.objects import DesiredObject
 from reconciler.refs import ObjRef
 from reconciler.render import admit, nimcache, nimservice, shapes
@@ -308,11 +309,15 @@ class Renderer:
         return body
 
 
+_MAX_OVERRIDE_ENTRIES = 1_000
+
+
 def _check_overrides(overrides: Path) -> None:
     if not overrides.is_dir():
         raise UsageError(f"--templates {overrides}: not a directory")
     # nothing outside the folder: a link out of it (to a secret, to /) would be rendered into the objects
-    files, refused = walk(overrides, overrides)
+    # an overrides folder holds sixteen templates at most: a walk that finds far more was given the wrong folder
+    files, refused = walk(overrides, overrides, limit=_MAX_OVERRIDE_ENTRIES)
     if refused:
         raise UsageError(f"--templates {overrides}: {refused[0].where.path} {refused[0].message}")
     # every file counts: an override without .j2 (or misspelt) would otherwise be silently ignored
