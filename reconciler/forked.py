@@ -14,9 +14,10 @@ document for free, and nothing but the results is pickled; a pool would pickle t
 interpreters that import everything again.
 
 Why more chunks than processes, each taken when its taker is free: on a shared machine one core often runs a
-third slower than the other for a while (measured: the same half of a render took 0.29 to 0.51 s). With one
-fixed half each, the run waits for the slow half; with several smaller chunks the faster process takes more.
-It is also what lets ``first`` cost nothing: this process does that other work while the children take chunks.
+third slower than the other (measured on the 2-vCPU VM: the same render pinned to vCPU 0 took 0.30-0.42 s, to
+vCPU 1 0.20-0.31 s). With one fixed half each, the run waits for the slow half; with eight chunks a process,
+whoever is faster takes more, and the last one to finish waits at most for one small chunk. It is also what
+lets ``first`` cost nothing: this process does that other work while the children take chunks.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 _MAX_PROCESSES = 4  # past this, the pickled results and the memory of each copy cost more than they save
-_SHARES = 4  # chunks per process: small enough to even out a slow core, big enough that each pays its way
+_SHARES = 8  # chunks per process: the imbalance left is one chunk; each costs a pipe read and a pickle
 
 
 def cpus() -> int:
@@ -69,7 +70,9 @@ def map_chunks(
     ``processes``: at most this many at once (default: the CPUs this process may use); ``first``: other work of
     this process, done while the children start on the chunks (only here: the children never run it)."""
     workers = min(cpus() if processes is None else processes, _MAX_PROCESSES)
-    parts = chunks(items, min_chunk, workers * _SHARES) if workers > 1 else [items]
+    # enough work for two processes at least: then as many chunks as evens out the cores, however small
+    enough = workers > 1 and len(items) >= 2 * max(1, min_chunk)
+    parts = chunks(items, 1, workers * _SHARES) if enough else [items]
     if len(parts) == 1 or threading.active_count() > 1 or not hasattr(os, "fork"):
         first()
         return [fn(items)]
@@ -81,7 +84,7 @@ def map_chunks(
     # The chunks to take, one byte each: a read of one byte from a pipe is atomic, so each chunk goes to exactly
     # one process, and the end of the pipe (every writer closed) tells each that none is left.
     queue, fill = os.pipe()
-    os.write(fill, bytes(range(len(parts))))  # at most 16 bytes: far under a pipe's buffer, never blocks
+    os.write(fill, bytes(range(len(parts))))  # at most 32 bytes: far under a pipe's buffer, never blocks
     waiting: list[tuple[int, int]] = []  # children not collected yet: stopped and reaped if we leave early
     done: dict[int, R] = {}
     try:

@@ -70,7 +70,7 @@ def test_a_slow_process_takes_fewer_chunks_than_a_fast_one() -> None:
         return os.getpid()
 
     pids = forked.map_chunks(slow_child, list(range(1000)), 10, processes=2)
-    assert len(pids) == 8 and pids.count(parent) >= 7, pids  # the child held one chunk at most
+    assert len(pids) == 16 and pids.count(parent) >= 15, pids  # the child held one chunk at most
 
 
 def test_first_runs_here_once_while_the_children_work(tmp_path: Path) -> None:
@@ -104,6 +104,12 @@ def test_an_error_of_first_is_raised_here_and_no_child_is_left(tmp_path: Path) -
 def test_too_little_work_is_done_here_in_one_call() -> None:
     got = forked.map_chunks(_pid_and_sum, list(range(10)), 100)
     assert got == [(os.getpid(), 45)]
+    assert len(forked.map_chunks(_pid_and_sum, list(range(199)), 100, processes=2)) == 1  # not two chunks' worth
+
+
+def test_enough_work_for_two_is_cut_finer_than_the_minimum_to_even_out_the_cores() -> None:
+    got = forked.map_chunks(_pid_and_sum, list(range(200)), 100, processes=2)
+    assert len(got) == 16 and sum(s for _, s in got) == sum(range(200))
 
 
 def test_never_more_than_four_processes(tmp_path: Path) -> None:
@@ -112,7 +118,7 @@ def test_never_more_than_four_processes(tmp_path: Path) -> None:
         return os.getpid()
 
     pids = forked.map_chunks(pid_after_a_while, list(range(1000)), 10, processes=8)
-    assert len(pids) == 16 and len(set(pids)) <= 4
+    assert len(pids) == 32 and len(set(pids)) <= 4
 
 
 def test_with_another_thread_running_nothing_is_forked() -> None:
