@@ -6,8 +6,10 @@ being contiguous slices of ``items`` in order, whatever runs where, after callin
 raised as it would be serially). It is the serial call ``first(); [fn(items)]`` when there
 is not enough work (fewer than ``2 * min_chunk`` items), one CPU to use, or another thread running (a fork copies
 the locks other threads hold, not the threads: the child could wait on them for ever). A child that fails in
-any way (raises, dies, is killed) has its chunks done again in this process, so a real error is raised here, as
-the serial path raises it, and a lost child costs time, never a result.
+any way (raises, dies, is killed) has the chunks it did not send back done again in this process, so a real
+error is raised here, as the serial path raises it, and a lost child costs time, never a result. Each result is
+read as soon as this process is between two chunks of its own: unpickling overlaps the children's work instead
+of waiting for the end.
 
 Why fork and not a ``multiprocessing`` pool: the children inherit the compiled templates and every loaded
 document for free, and nothing but the results is pickled; a pool would pickle the work too, and start
@@ -22,6 +24,8 @@ lets ``first`` cost nothing: this process does that other work while the childre
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import gc
 import os
 import pickle
@@ -29,7 +33,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -85,27 +89,28 @@ def map_chunks(
     # one process, and the end of the pipe (every writer closed) tells each that none is left.
     queue, fill = os.pipe()
     os.write(fill, bytes(range(len(parts))))  # at most 32 bytes: far under a pipe's buffer, never blocks
-    waiting: list[tuple[int, int]] = []  # children not collected yet: stopped and reaped if we leave early
+    children: list[_Child[R]] = []  # not reaped yet: stopped and reaped if we leave early
     done: dict[int, R] = {}
     try:
         for _ in range(min(workers, len(parts)) - 1):
-            waiting.append(_spawn(fn, parts, queue, fill))
+            children.append(_Child.spawn(fn, parts, queue, fill))
         os.close(fill)
         fill = -1
         first()
-        done.update((i, fn(parts[i])) for i in _taken(queue))
-        while waiting:
-            pid, reader = waiting.pop(0)  # _collect reaps it, whatever happens
-            got = _collect(pid, reader)
-            done.update(got[0] if got is not None else {})  # the child pickled what fn returned: R by chunk
+        for i in _taken(queue):
+            done[i] = fn(parts[i])
+            for child in children:  # what the children finished meanwhile is read now, not all at the end
+                done.update(child.results(wait=False))
+        while children:
+            done.update(children[0].results(wait=True))
+            children[0].reap()
+            children.pop(0)
     finally:
         for fd in (queue, fill):
             if fd >= 0:
                 os.close(fd)
-        for pid, reader in waiting:  # our own chunk raised (a bug, Ctrl-C): no child left behind
-            os.close(reader)
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
+        for child in children:  # our own chunk raised (a bug, Ctrl-C): no child left behind
+            child.stop()
         gc.unfreeze()
     # a chunk missing was taken by a child that failed: done here, where a real error is raised as serially
     return [done[i] if i in done else fn(part) for i, part in enumerate(parts)]
@@ -117,37 +122,79 @@ def _taken(queue: int) -> Iterator[int]:
         yield taken[0]
 
 
-def _spawn(fn: Callable[[Sequence[T]], R], parts: list[Sequence[T]], queue: int, fill: int) -> tuple[int, int]:
-    reader, writer = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: take chunks, write their pickled results, leave without running any exit handler
-        os.close(reader)
-        os.close(fill)  # else the queue never ends for anyone: this child would hold it open
-        status = 1
-        try:
-            data = pickle.dumps(({i: fn(parts[i]) for i in _taken(queue)},), protocol=pickle.HIGHEST_PROTOCOL)
-            with os.fdopen(writer, "wb") as out:
-                out.write(data)
-            status = 0
-        finally:
-            os._exit(status)
-    os.close(writer)
-    return pid, reader
+_FRAME = 8  # bytes of length before each pickled (chunk, result)
+_PIPE_BYTES = 1 << 20  # a child's results wait in the pipe until we look: room enough that it never blocks on us
 
 
-def _collect(pid: int, reader: int) -> tuple[Any] | None:
-    """The child's result, or None if it failed; the child is reaped either way (killed if we are interrupted)."""
-    done = False
-    try:
-        with os.fdopen(reader, "rb") as pipe:
-            data = pipe.read()
-        _, status = os.waitpid(pid, 0)
-        done = True
-        if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0 or not data:
-            return None
-        result: tuple[Any] = pickle.loads(data)
-        return result
-    finally:
-        if not done:  # interrupted while waiting: stop the child, then wait for it (no zombie left)
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
+class _Child(Generic[R]):
+    """A forked child taking chunks, and its results as they arrive: each chunk's ``(i, fn(chunk))`` pickled in
+    a frame of its own, so a result is read while other work goes on, and those a child sent before it failed
+    are kept."""
+
+    def __init__(self, pid: int, reader: int) -> None:
+        self.pid, self.reader, self.buffer, self.ended = pid, reader, bytearray(), False
+        self.reaped = False
+
+    @classmethod
+    def spawn(cls, fn: Callable[[Sequence[T]], R], parts: list[Sequence[T]], queue: int, fill: int) -> _Child[R]:
+        """Fork a child that takes chunks from ``queue`` until none is left (``fill``: the queue's writing end)."""
+        reader, writer = os.pipe()
+        with contextlib.suppress(OSError, AttributeError):  # a bigger pipe is an optimisation, not a need
+            fcntl.fcntl(writer, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+        pid = os.fork()
+        if pid == 0:  # the child: take chunks, write each result, leave without running any exit handler
+            os.close(reader)
+            os.close(fill)  # else the queue never ends for anyone: this child would hold it open
+            status = 1
+            try:
+                with os.fdopen(writer, "wb") as out:
+                    for i in _taken(queue):
+                        data = pickle.dumps((i, fn(parts[i])), protocol=pickle.HIGHEST_PROTOCOL)
+                        out.write(len(data).to_bytes(_FRAME, "little"))
+                        out.write(data)
+                        out.flush()
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(writer)
+        os.set_blocking(reader, False)
+        return cls(pid, reader)
+
+    def results(self, wait: bool) -> dict[int, R]:
+        """The results whose frames have arrived whole; ``wait``: read until the child closes its end first."""
+        if not self.ended:
+            os.set_blocking(self.reader, wait)
+            while True:
+                try:
+                    data = os.read(self.reader, _PIPE_BYTES)
+                except BlockingIOError:
+                    break
+                if not data:
+                    self.ended = True
+                    break
+                self.buffer += data
+        got: dict[int, R] = {}
+        while len(self.buffer) >= _FRAME:
+            size = int.from_bytes(self.buffer[:_FRAME], "little")
+            if len(self.buffer) < _FRAME + size:
+                break  # the rest is on its way (or, from a child that died mid-write, never comes: dropped)
+            i, result = pickle.loads(self.buffer[_FRAME : _FRAME + size])
+            got[i] = result
+            del self.buffer[: _FRAME + size]
+        return got
+
+    def reap(self) -> None:
+        """Wait for the child to exit (it has closed its pipe: at once)."""
+        if not self.reaped:
+            os.waitpid(self.pid, 0)
+            self.reaped = True
+            os.close(self.reader)
+
+    def stop(self) -> None:
+        """Kill and reap the child (we are leaving early, maybe from inside ``reap``)."""
+        if not self.reaped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+            self.reaped = True
+            os.close(self.reader)

@@ -145,6 +145,23 @@ def test_a_child_that_dies_has_its_chunk_done_again_here() -> None:
     assert [pid for pid, _ in got] == [parent] * len(got) and sum(s for _, s in got) == sum(range(1000))
 
 
+def test_what_a_child_sent_before_it_died_is_kept_and_only_the_rest_done_again(tmp_path: Path) -> None:
+    parent, sent = os.getpid(), tmp_path / "the child sent one"
+
+    def dies_on_its_second_chunk(chunk: Sequence[int]) -> tuple[int, int]:
+        if os.getpid() == parent:
+            _until(sent)  # the child surely finishes one chunk and takes the next before we take ours
+        elif sent.exists():
+            os._exit(3)  # killed in the middle of its second chunk
+        else:
+            sent.touch()
+        return _pid_and_sum(chunk)
+
+    got = forked.map_chunks(dies_on_its_second_chunk, list(range(1000)), 10, processes=2)
+    assert sum(s for _, s in got) == sum(range(1000)) and len(got) == 16
+    assert len([pid for pid, _ in got if pid != parent]) == 1, "the child's one result came back"
+
+
 def test_an_error_in_a_child_is_raised_here_as_the_serial_call_raises_it() -> None:
     def fails_on_the_last_item(chunk: Sequence[int]) -> int:
         if 999 in chunk:
