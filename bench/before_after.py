@@ -8,6 +8,7 @@ Run: python -m bench.before_after --before <a checkout of the earlier commit> [-
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import shutil
 import statistics
@@ -38,13 +39,20 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="bench-before-after-"))
     try:
         generate(root, args.pairs)
+        here = Path(__file__).resolve().parent.parent
+        for tree in (args.before.resolve(), here):  # byte-compiled, as `pip install` leaves a package: else a tree
+            compileall.compile_dir(str(tree / "reconciler"), quiet=1)  # without .pyc compiles on every run
         before_env = dict(os.environ, PYTHONPATH=str(args.before.resolve()))
         after_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        after_env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+        after_env["PYTHONPATH"] = str(here)
         before, after = [], []
-        for _ in range(args.repeat):
-            before.append(one(root, before_env))
-            after.append(one(root, after_env))
+        for i in range(args.repeat):  # each goes first every other round: neither always meets a warmer machine
+            if i % 2:
+                after.append(one(root, after_env))
+                before.append(one(root, before_env))
+            else:
+                before.append(one(root, before_env))
+                after.append(one(root, after_env))
         ratios = [a / b for b, a in zip(before, after, strict=True)]
         print(f"before: median {statistics.median(before):.3f} s ({min(before):.3f}-{max(before):.3f})")
         print(f"after:  median {statistics.median(after):.3f} s ({min(after):.3f}-{max(after):.3f})")
