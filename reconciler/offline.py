@@ -176,8 +176,8 @@ def _rendered_objects(
     Without bodies, the render starts before the verdict, in other processes, while this one judges: every
     resource is rendered, and when the check passes that is exactly the valid ones (any error stops the run,
     so none is left out); when it fails, ``judge`` raises and the render is dropped unseen, its children
-    stopped. A render of invalid manifests is never used: only this process's own share counts, and it takes
-    no share before the verdict."""
+    stopped. This process takes no chunk before the verdict: nothing rendered from an invalid manifest is
+    ever reported."""
     candidates = [r for r in map(identify, loaded.documents) if r is not None]
     if bodies:
         judge()

@@ -98,6 +98,27 @@ def test_values_placed_in_a_shape_equal_the_same_values_written_into_it_as_json(
     assert again is not None and placed is not None and again[0]["spec"] is not placed[0]["spec"]
 
 
+def _shared_and_copied(repo: Path, cluster: str) -> list[list[Any]]:
+    from reconciler import layout, pipeline
+
+    _, validated = pipeline.check_paths([layout.locate(repo, cluster).path])
+    resources = validated.resources
+    return [[o.body for o in Renderer().part(resources, resources, cluster, repo, shared=share).objects]
+            for share in (True, False)]  # fmt: skip
+
+
+@pytest.mark.parametrize(("repo", "cluster"), [(REPO, "demo"), (REPO / "tests" / "fixtures" / "full", "full")])
+def test_bodies_holding_the_manifests_values_equal_bodies_of_copies(repo: Path, cluster: str) -> None:
+    shared, copied = _shared_and_copied(repo, cluster)
+    assert shared == copied and json.dumps(shared) == json.dumps(copied)  # the same types too
+
+
+def test_bodies_holding_tricky_values_equal_bodies_of_copies(tmp_path: Path) -> None:
+    _tricky_repo(tmp_path)
+    shared, copied = _shared_and_copied(tmp_path, "t")
+    assert shared == copied and json.dumps(shared) == json.dumps(copied)
+
+
 @pytest.mark.parametrize(("repo", "cluster"), [(REPO, "demo"), (REPO / "tests" / "fixtures" / "full", "full")])
 def test_an_offline_plan_judges_what_a_render_with_bodies_judges(repo: Path, cluster: str, tmp_path: Path) -> None:
     options = Options(repo=repo, cluster=cluster)

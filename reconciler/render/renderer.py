@@ -183,17 +183,18 @@ class Renderer:
         selections: Mapping[ObjRef, Selection] | None = None,
         *,
         bodies: bool = True,
+        shared: bool | None = None,
     ) -> Rendered:
         """The objects of the ``chosen`` few of ``resources`` (the cluster's all: a NIMService's NIMCache may be
         any of them), unsorted, with their problems; ``joined`` puts parts together as ``render`` does (pure).
 
         ``bodies=False``: each object keeps only its identity (apiVersion, kind, name, namespace), what an
         offline plan needs, its whole body dropped once offline admission has judged it: a large repo's rendered
-        objects would otherwise be most of the run's memory."""
+        objects would otherwise be most of the run's memory. ``shared`` (default: ``not bodies``): the bodies
+        hold the manifests' own values, not copies, for a caller that only reads them (``Shapes.objects``)."""
         caches = {(r.namespace, r.name): r for r in resources if r.kind == "NIMCache"}
         self.selections = selections or {}
-        # bodies judged and dropped: they may hold the manifests' own values, uncopied (shapes.Shapes.objects)
-        self.tokens.raw = not bodies
+        self.tokens.raw = not bodies if shared is None else shared
         repo_root = repo_root.resolve()
         objects: list[DesiredObject] = []
         problems: list[Problem] = []
