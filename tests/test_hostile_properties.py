@@ -206,7 +206,7 @@ def test_a_file_of_any_shape_costs_bounded_memory(shape: tuple[str, Any], n: int
         path = Path(tmp) / "hostile.yaml"
         path.write_text(shape[1](n)[: 5 * 1024 * 1024 - 1])
         growth_kib, problems = _peak_growth(path)
-    # time is bounded by the reader's own per-file budget (FILE_SECONDS), not asserted here: tests time nothing
+    # time is bounded by the reader's limits (nodes per file; FILE_SECONDS to count them), not asserted here
     assert growth_kib < 150 * 1024, (shape[0], n, growth_kib)
     for problem in problems:
         assert problem.startswith(str(path)) and "\n" not in problem, problem
