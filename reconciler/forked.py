@@ -50,9 +50,9 @@ def cpus() -> int:
         return os.cpu_count() or 1
 
 
-def chunks(items: Sequence[T], min_chunk: int, count: int) -> list[Sequence[T]]:
-    """``items`` in at most ``count`` contiguous slices of at least ``min_chunk``, sizes within one (pure)."""
-    count = max(1, min(count, len(items) // max(1, min_chunk)))
+def chunks(items: Sequence[T], count: int) -> list[Sequence[T]]:
+    """``items`` in at most ``count`` contiguous slices, none empty but for no items, sizes within one (pure)."""
+    count = max(1, min(count, len(items)))
     size, extra = divmod(len(items), count)
     out: list[Sequence[T]] = []
     start = 0
@@ -76,7 +76,7 @@ def map_chunks(
     workers = min(cpus() if processes is None else processes, _MAX_PROCESSES)
     # enough work for two processes at least: then as many chunks as evens out the cores, however small
     enough = workers > 1 and len(items) >= 2 * max(1, min_chunk)
-    parts = chunks(items, 1, workers * _SHARES) if enough else [items]
+    parts = chunks(items, workers * _SHARES) if enough else [items]
     if len(parts) == 1 or threading.active_count() > 1 or not hasattr(os, "fork"):
         first()
         return [fn(items)]

@@ -14,22 +14,20 @@ from reconciler import forked
 
 
 @pytest.mark.parametrize(
-    ("count", "min_chunk", "most", "sizes"),
+    ("count", "most", "sizes"),
     [
-        (10, 5, 2, [5, 5]),
-        (9, 5, 2, [9]),  # not two chunks of five: one
-        (11, 5, 2, [6, 5]),  # the first takes the odd one
-        (100, 10, 4, [25, 25, 25, 25]),
-        (100, 10, 8, [13, 13, 13, 13, 12, 12, 12, 12]),  # sizes within one of each other
-        (100, 30, 8, [34, 33, 33]),  # fewer than asked: none under min_chunk
-        (3, 0, 2, [2, 1]),  # a min_chunk of 0 counts as 1
-        (0, 5, 2, [0]),
-        (7, 1, 1, [7]),  # one chunk asked: one chunk
+        (10, 2, [5, 5]),
+        (11, 2, [6, 5]),  # the first takes the odd one
+        (100, 4, [25, 25, 25, 25]),
+        (100, 8, [13, 13, 13, 13, 12, 12, 12, 12]),  # sizes within one of each other
+        (3, 8, [1, 1, 1]),  # never an empty chunk
+        (0, 2, [0]),
+        (7, 1, [7]),  # one chunk asked: one chunk
     ],
 )
-def test_chunks_are_contiguous_in_order_and_big_enough(count: int, min_chunk: int, most: int, sizes: list[int]) -> None:
+def test_chunks_are_contiguous_in_order_and_even(count: int, most: int, sizes: list[int]) -> None:
     items = list(range(count))
-    parts = forked.chunks(items, min_chunk, most)
+    parts = forked.chunks(items, most)
     assert [len(p) for p in parts] == sizes
     assert [x for p in parts for x in p] == items
 
